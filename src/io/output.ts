@@ -1,0 +1,78 @@
+/**
+ * Safe output files: everything is written to a temporary file in the
+ * destination directory and renamed into place only when complete, so a
+ * half-written image is never left at the output path. An existing output is
+ * replaced only when `force` is set. Temporary files are removed on failure
+ * and, through `removeTempFiles`, on Ctrl-C (the CLI installs the handler).
+ */
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, unlinkSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { MkdiskError } from "../bin/errors.js";
+
+const live = new Set<string>();
+
+export function removeTempFiles(): void {
+  for (const p of live) {
+    try {
+      unlinkSync(p);
+    } catch {
+      /* already gone */
+    }
+  }
+  live.clear();
+}
+
+export function checkOutputPath(path: string, force: boolean): void {
+  if (!force && existsSync(path)) {
+    throw new MkdiskError("E_OUTPUT", `output exists; pass --force to replace it`, path);
+  }
+  if (!existsSync(dirname(path) || ".")) {
+    throw new MkdiskError("E_OUTPUT", `output directory ${dirname(path)} does not exist`, path);
+  }
+}
+
+export interface TempOutput {
+  readonly fd: number;
+  readonly tempPath: string;
+  /** fsync, close and rename into place. */
+  commit(): void;
+  /** close and remove. */
+  abort(): void;
+}
+
+export function openTempOutput(path: string, force: boolean): TempOutput {
+  checkOutputPath(path, force);
+  const tempPath = join(dirname(path), `.${basename(path)}.${process.pid}.mkdisk-tmp`);
+  let fd: number;
+  try {
+    fd = openSync(tempPath, "wx", 0o644);
+  } catch (e) {
+    throw new MkdiskError("E_OUTPUT", `cannot create a temporary file beside the output: ${(e as Error).message}`, path);
+  }
+  live.add(tempPath);
+  let open = true;
+  return {
+    fd,
+    tempPath,
+    commit() {
+      fsyncSync(fd);
+      closeSync(fd);
+      open = false;
+      // Re-check just before replacing: the output may have appeared meanwhile.
+      if (!force && existsSync(path)) {
+        this.abort();
+        throw new MkdiskError("E_OUTPUT", `output appeared during the build; pass --force to replace it`, path);
+      }
+      renameSync(tempPath, path);
+      live.delete(tempPath);
+    },
+    abort() {
+      if (open) {
+        try { closeSync(fd); } catch { /* closed */ }
+        open = false;
+      }
+      try { unlinkSync(tempPath); } catch { /* gone */ }
+      live.delete(tempPath);
+    },
+  };
+}

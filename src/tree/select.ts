@@ -1,0 +1,143 @@
+/**
+ * Selecting what goes into one partition: repart's CopyFiles= / ExcludeFiles=.
+ *
+ * `copyFiles` is a list of "SRC:DST" pairs (absolute paths inside the tree;
+ * ":DST" omitted means the same path). Every SRC subtree is placed at DST in a
+ * new virtual tree; several sources may merge into one directory ("/boot:/"
+ * and "/efi:/" both fill the ESP's root). Two sources placing different
+ * non-directories at one path is an error.
+ *
+ * `excludeFiles` names source paths to leave out: "/boot" drops the entry,
+ * "/boot/" keeps the directory but drops its contents.
+ */
+import { fail } from "../bin/errors.js";
+import { compareBytes, utf8 } from "../bin/text.js";
+import type { Tree, TreeNode } from "./types.js";
+
+export interface CopySpec {
+  readonly src: string;
+  readonly dst: string;
+}
+
+export function parseCopyFiles(entries: readonly string[], where: string): CopySpec[] {
+  return entries.map((e, i) => {
+    const w = `${where}[${i}]`;
+    if (typeof e !== "string") fail("E_LAYOUT", `expected "SRC:DST", got ${JSON.stringify(e)}`, w);
+    const idx = e.indexOf(":");
+    const src = idx < 0 ? e : e.slice(0, idx);
+    const dst = idx < 0 ? e : e.slice(idx + 1);
+    for (const p of [src, dst]) {
+      if (!p.startsWith("/")) fail("E_LAYOUT", `paths must be absolute ("/boot:/"), got ${JSON.stringify(e)}`, w);
+      if (p.split("/").some((c) => c === ".." || c === ".")) fail("E_LAYOUT", `"." and ".." are not allowed in ${JSON.stringify(e)}`, w);
+    }
+    return { src: normalize(src), dst: normalize(dst) };
+  });
+}
+
+function normalize(p: string): string {
+  const parts = p.split("/").filter((c) => c.length > 0);
+  return "/" + parts.join("/");
+}
+
+function lookup(root: TreeNode, path: string): TreeNode | undefined {
+  let n: TreeNode | undefined = root;
+  for (const c of path.split("/").filter((x) => x)) {
+    const name = utf8(c);
+    n = n?.children?.find((ch) => compareBytes(ch.name, name) === 0);
+    if (!n) return undefined;
+  }
+  return n;
+}
+
+type Mutable = { -readonly [K in keyof TreeNode]: TreeNode[K] };
+
+/** Copies `n` minus excluded paths; `srcPath` is n's path in the source tree. */
+function prune(n: TreeNode, excludes: Set<string>, contentsOnly: Set<string>): TreeNode | undefined {
+  if (excludes.has(n.path)) return undefined;
+  if (!n.children) return n;
+  const kids = contentsOnly.has(n.path) ? [] : n.children.map((c) => prune(c, excludes, contentsOnly)).filter((c): c is TreeNode => !!c);
+  return { ...n, children: kids };
+}
+
+/** Re-roots `n` so that its display paths start at `dstPath`. */
+function rebase(n: TreeNode, dstPath: string): TreeNode {
+  const out: Mutable = { ...n, path: dstPath } as Mutable;
+  if (n.children) out.children = n.children.map((c) => rebase(c, (dstPath === "/" ? "" : dstPath) + "/" + new TextDecoder().decode(c.name)));
+  return out;
+}
+
+function mergeInto(dst: Mutable, src: TreeNode, where: string): void {
+  const kids = [...(dst.children ?? [])];
+  for (const c of src.children ?? []) {
+    const i = kids.findIndex((k) => compareBytes(k.name, c.name) === 0);
+    if (i < 0) kids.push(c);
+    else if (kids[i].type === "dir" && c.type === "dir") {
+      const m = { ...kids[i] } as Mutable;
+      mergeInto(m, c, where);
+      kids[i] = m;
+    } else fail("E_LAYOUT", `two copyFiles sources both provide ${c.path}; exclude one of them`, where);
+  }
+  kids.sort((a, b) => compareBytes(a.name, b.name));
+  dst.children = kids;
+}
+
+/**
+ * Builds the tree a partition holds. The result's root takes its metadata from
+ * the first source copied to "/" (or the tree root when none is).
+ */
+export function selectTree(tree: Tree, copy: readonly CopySpec[], excludeFiles: readonly string[], where: string): Tree {
+  const excludes = new Set<string>();
+  const contentsOnly = new Set<string>();
+  for (const e of excludeFiles) {
+    if (e.endsWith("/") && e.length > 1) contentsOnly.add(normalize(e));
+    else excludes.add(normalize(e));
+  }
+  const rootSource = copy.find((c) => c.dst === "/");
+  const baseMeta = (rootSource && lookup(tree.root, rootSource.src)) || tree.root;
+  const root: Mutable = { ...baseMeta, name: new Uint8Array(0), path: "/", children: [] } as Mutable;
+  copy.forEach((c, i) => {
+    const src = lookup(tree.root, c.src);
+    if (!src) return; // repart skips missing sources; so do we (documented)
+    const pruned = prune(src, excludes, contentsOnly);
+    if (!pruned) return;
+    // Walk/create the destination directory chain.
+    let parent = root;
+    const comps = c.dst.split("/").filter((x) => x);
+    const last = comps.length === 0 ? undefined : comps[comps.length - 1];
+    let curPath = "";
+    for (const comp of comps.slice(0, -1)) {
+      curPath += "/" + comp;
+      const name = utf8(comp);
+      let next = parent.children!.find((k) => compareBytes(k.name, name) === 0) as Mutable | undefined;
+      if (!next) {
+        next = { ...root, name, path: curPath, children: [] } as Mutable;
+        parent.children!.push(next);
+        parent.children!.sort((a, b) => compareBytes(a.name, b.name));
+      }
+      if (next.type !== "dir") fail("E_LAYOUT", `${curPath} is not a directory`, `${where}[${i}]`);
+      parent = next;
+    }
+    if (last === undefined) {
+      if (pruned.type !== "dir") fail("E_LAYOUT", `only a directory can be copied to "/", ${c.src} is a ${pruned.type}`, `${where}[${i}]`);
+      mergeInto(root, rebase(pruned, "/"), `${where}[${i}]`);
+    } else {
+      const placed = rebase({ ...pruned, name: utf8(last) }, c.dst);
+      const holder = { ...parent, children: [] } as Mutable;
+      holder.children = [placed];
+      mergeInto(parent, holder, `${where}[${i}]`);
+    }
+  });
+  let count = 0;
+  const walk = (n: TreeNode) => {
+    count++;
+    n.children?.forEach(walk);
+  };
+  walk(root);
+  return { root, nodeCount: count };
+}
+
+/** Depth-first, children in byte order: the one traversal order mkdisk uses. */
+export function* walkTree(n: TreeNode): Generator<TreeNode> {
+  yield n;
+  if (n.children) for (const c of n.children) yield* walkTree(c);
+}

@@ -1,0 +1,46 @@
+/**
+ * The Tree: a root filesystem as mkdisk sees it. Children are sorted by
+ * byte-wise name (memcmp order); nothing depends on readdir order, host inode
+ * numbers or the source filesystem. Contents are never loaded: a file is its
+ * source path and length.
+ */
+import type { Timestamp } from "../context/index.js";
+
+export type NodeType = "file" | "dir" | "symlink" | "chardev" | "blockdev" | "fifo" | "socket";
+
+export interface TreeNode {
+  /** File name as bytes ("" for a root). */
+  readonly name: Uint8Array;
+  /** Display path inside the tree ("/" for the root, "/etc/passwd"), UTF-8 decoded. */
+  readonly path: string;
+  /** Where the content and metadata come from on the host. */
+  readonly sourcePath: Buffer;
+  readonly type: NodeType;
+  /** Permission bits including setuid, setgid and sticky (mode & 0o7777). */
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** Length of a regular file; 0 otherwise. */
+  readonly sizeBytes: number;
+  /** As found in the source, not clamped (the BuildContext clamps). */
+  readonly mtime: Timestamp;
+  /** Symlink target bytes. */
+  readonly linkTarget?: Uint8Array;
+  /** Device numbers for chardev/blockdev. */
+  readonly rdevMajor?: number;
+  readonly rdevMinor?: number;
+  /**
+   * Non-directories that are hard links of each other share a group number
+   * (numbered in sorted-path order of their first member); undefined when the
+   * node has a single link inside the tree.
+   */
+  hardlinkGroup?: number;
+  /** Directories: children sorted by byte-wise name. */
+  readonly children?: TreeNode[];
+}
+
+export interface Tree {
+  readonly root: TreeNode;
+  /** Number of nodes including the root. */
+  readonly nodeCount: number;
+}
