@@ -36,7 +36,16 @@ function devMinor(rdev: bigint): number {
   return Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
 }
 
-export function scanTree(rootDir: string): Tree {
+export interface ScanOptions {
+  /**
+   * "preserve" keeps uid/gid as found; "root" makes every entry 0:0 (what an
+   * unprivileged build wants). Modes are kept either way.
+   */
+  readonly ownership?: "preserve" | "root";
+}
+
+export function scanTree(rootDir: string, opts: ScanOptions = {}): Tree {
+  const asRoot = opts.ownership === "root";
   const rootBuf = Buffer.from(rootDir);
   const st = lstat(rootBuf, rootDir);
   if (!st.isDirectory()) fail("E_TREE", `not a directory`, rootDir);
@@ -54,8 +63,8 @@ export function scanTree(rootDir: string): Tree {
       sourcePath: src,
       type,
       mode: Number(s.mode & 0o7777n),
-      uid: Number(s.uid),
-      gid: Number(s.gid),
+      uid: asRoot ? 0 : Number(s.uid),
+      gid: asRoot ? 0 : Number(s.gid),
       sizeBytes: type === "file" ? Number(s.size) : 0,
       mtime: { sec: Number(s.mtimeNs / 1_000_000_000n), nsec: Number(s.mtimeNs % 1_000_000_000n) },
     };

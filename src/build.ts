@@ -1,0 +1,107 @@
+/**
+ * The library entry point: layout + rootfs → image file(s).
+ *
+ *   const result = await buildDisk({ layout, rootfs: "out/root", outputs: [{ format: "raw", path: "disk.img" }] });
+ *
+ * Seed precedence: `seed` option, then the layout's `seed`, then a default
+ * derived from the layout itself (see context/index.ts `defaultSeed`).
+ * Epoch precedence: `sourceDateEpoch` option (the CLI passes --source-date-epoch
+ * or the SOURCE_DATE_EPOCH environment variable here), then the layout's.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { MkdiskError, fail } from "./bin/errors.js";
+import { formatUuid } from "./bin/guid.js";
+import { BuildContext, defaultSeed } from "./context/index.js";
+import { openTempOutput, type TempOutput } from "./io/output.js";
+import { pump, type PumpProgress } from "./io/pump.js";
+import type { ImageSink } from "./io/sink.js";
+import { planDisk, type DiskPlan } from "./layout/plan.js";
+import { canonicalJson, parseLayout, type Layout, type OutputFormat } from "./layout/schema.js";
+import { scanTree } from "./tree/scan.js";
+import type { Tree } from "./tree/types.js";
+import { createSink } from "./outputs.js";
+
+export interface OutputRequest {
+  readonly format: OutputFormat;
+  readonly path: string;
+  readonly compress?: boolean;
+  readonly clusterSize?: number;
+}
+
+export interface BuildOptions {
+  /** Parsed layout, or the raw JSON value of layout.json. */
+  readonly layout: Layout | unknown;
+  /** Root filesystem directory, or an already scanned Tree. */
+  readonly rootfs?: string | Tree;
+  readonly outputs: readonly OutputRequest[];
+  readonly seed?: string;
+  readonly sourceDateEpoch?: number;
+  /** Overrides the layout's "ownership". */
+  readonly ownership?: "preserve" | "root";
+  readonly force?: boolean;
+  readonly workers?: number;
+  readonly progress?: PumpProgress;
+}
+
+export interface BuildResult {
+  readonly plan: DiskPlan;
+  readonly seed: string;
+  readonly sourceDateEpoch: number | undefined;
+  readonly outputs: readonly { format: OutputFormat; path: string; sha256: string }[];
+}
+
+function isLayout(v: unknown): v is Layout {
+  return typeof v === "object" && v !== null && "alignmentBytes" in v && "sectorSize" in v;
+}
+
+export function makeContext(layout: Layout, rawLayout: unknown, seed?: string, epoch?: number): BuildContext {
+  const s = seed !== undefined ? seed : layout.seed ?? defaultSeed(canonicalJson({ ...(rawLayout as object), seed: undefined }));
+  return new BuildContext({ seed: s, epochSec: epoch ?? layout.sourceDateEpoch });
+}
+
+export async function sha256OfFile(path: string): Promise<string> {
+  const h = createHash("sha256");
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  return h.digest("hex");
+}
+
+export async function buildDisk(opts: BuildOptions): Promise<BuildResult> {
+  const layout = isLayout(opts.layout) ? opts.layout : parseLayout(opts.layout);
+  const ctx = makeContext(layout, isLayout(opts.layout) ? layoutToJson(layout) : opts.layout, opts.seed, opts.sourceDateEpoch);
+  const tree = typeof opts.rootfs === "string" ? scanTree(opts.rootfs, { ownership: opts.ownership ?? layout.ownership }) : opts.rootfs;
+  if (opts.outputs.length === 0) fail("E_USAGE", "no output requested");
+  const paths = new Set<string>();
+  for (const o of opts.outputs) {
+    if (paths.has(o.path)) fail("E_USAGE", `two outputs write to the same path`, o.path);
+    paths.add(o.path);
+  }
+
+  // Plan everything (and fail on bad input) before any output file exists.
+  const plan = planDisk(layout, tree, ctx);
+
+  const temps: TempOutput[] = [];
+  try {
+    const sinks: ImageSink[] = [];
+    for (const o of opts.outputs) {
+      const t = openTempOutput(o.path, opts.force ?? false);
+      temps.push(t);
+      sinks.push(createSink(o, t.fd, ctx, opts.workers));
+    }
+    await pump(plan.extents(), plan.totalBytes, sinks, opts.progress);
+    for (const t of temps) t.commit();
+  } catch (e) {
+    for (const t of temps) t.abort();
+    throw e;
+  }
+  const outputs = [];
+  for (const o of opts.outputs) outputs.push({ format: o.format, path: o.path, sha256: await sha256OfFile(o.path) });
+  return { plan, seed: formatUuid(ctx.seed), sourceDateEpoch: ctx.epochSec, outputs };
+}
+
+/** A parsed layout back to plain JSON, for the default seed when a Layout object is passed in. */
+function layoutToJson(l: Layout): unknown {
+  return JSON.parse(JSON.stringify(l, (_k, v) => (v instanceof Uint8Array ? formatUuid(v) : typeof v === "bigint" ? v.toString() : v)));
+}
+
+export { MkdiskError };

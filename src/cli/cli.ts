@@ -1,0 +1,212 @@
+/**
+ * The mkdisk command. See `mkdisk --help` and README.md ("The CLI").
+ * This is the only place (with src/build.ts's callers) that reads the
+ * environment: SOURCE_DATE_EPOCH, and whether stderr is a terminal.
+ */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { extname } from "node:path";
+import { parseArgs } from "node:util";
+import { MkdiskError, type ErrorCode } from "../bin/errors.js";
+import { buildDisk, type OutputRequest } from "../build.js";
+import { removeTempFiles } from "../io/output.js";
+import { OUTPUT_FORMATS, parseLayout, type OutputFormat } from "../layout/schema.js";
+
+const require = createRequire(import.meta.url);
+export const VERSION: string = (require("../../package.json") as { version: string }).version;
+
+/** Exit statuses, documented in README.md. */
+export const EXIT: Record<ErrorCode, number> & { OK: number; INTERRUPTED: number } = {
+  OK: 0,
+  E_USAGE: 2,
+  E_LAYOUT: 3,
+  E_TREE: 4,
+  E_FIT: 5,
+  E_OUTPUT: 6,
+  E_UNSUPPORTED: 7,
+  E_IMAGE: 8,
+  E_FORMAT: 70,
+  E_INTERNAL: 70,
+  INTERRUPTED: 130,
+};
+
+const HELP = `mkdisk ${VERSION}: reproducible bootable disk images
+
+Usage:
+  mkdisk --rootfs DIR --layout FILE -o OUT [options]
+
+Options:
+  -r, --rootfs DIR            root filesystem directory to copy files from
+  -l, --layout FILE           layout.json (partitions, sizes, outputs)
+  -o, --output OUT            output path; with several formats, a stem to which
+                              .img / .qcow2 / .vmdk is appended
+  -f, --format LIST           raw, qcow2, vmdk, comma separated (default: the
+                              layout's "outputs", else raw)
+      --compress              compress qcow2 clusters
+      --seed UUID             seed for every id (overrides the layout's)
+      --source-date-epoch N   clamp times to N (overrides SOURCE_DATE_EPOCH and
+                              the layout's sourceDateEpoch)
+      --ownership MODE        preserve (default) or root (every file 0:0)
+      --workers N             compression threads (output does not depend on it)
+      --force                 replace existing outputs
+      --json                  print the result as JSON on stdout
+  -h, --help                  this help
+  -V, --version               the version
+
+Exit status: 0 success, 2 usage, 3 bad layout, 4 unreadable or unsuitable
+rootfs, 5 content does not fit, 6 output problem, 7 not supported yet,
+8 bad input image, 70 internal error, 130 interrupted.
+`;
+
+const EXT: Record<OutputFormat, string> = { raw: ".img", qcow2: ".qcow2", vmdk: ".vmdk" };
+
+function usage(msg: string): never {
+  throw new MkdiskError("E_USAGE", `${msg} (see mkdisk --help)`);
+}
+
+function progressBar(): ((done: number, total: number) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  let last = -1;
+  return (done, total) => {
+    const pct = Math.floor((done / total) * 100);
+    if (pct === last) return;
+    last = pct;
+    const width = 30;
+    const fill = Math.round((pct / 100) * width);
+    process.stderr.write(`\r[${"#".repeat(fill)}${" ".repeat(width - fill)}] ${pct}%`);
+    if (pct === 100) process.stderr.write("\n");
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        rootfs: { type: "string", short: "r" },
+        layout: { type: "string", short: "l" },
+        output: { type: "string", short: "o" },
+        format: { type: "string", short: "f" },
+        compress: { type: "boolean" },
+        seed: { type: "string" },
+        "source-date-epoch": { type: "string" },
+        workers: { type: "string" },
+        ownership: { type: "string" },
+        force: { type: "boolean" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "V" },
+      },
+    });
+  } catch (e) {
+    usage((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (v.version) {
+    process.stdout.write(`mkdisk ${VERSION}\n`);
+    return 0;
+  }
+  if (parsed.positionals.length) usage(`unexpected argument "${parsed.positionals[0]}"`);
+  if (!v.layout) usage("--layout FILE is required");
+
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(v.layout, "utf8"));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new MkdiskError("E_LAYOUT", err.code ? `cannot read: ${err.message}` : `not valid JSON: ${err.message}`, v.layout);
+  }
+  const layout = parseLayout(raw);
+
+  let epoch: number | undefined;
+  const epochText = v["source-date-epoch"] ?? process.env.SOURCE_DATE_EPOCH;
+  if (epochText !== undefined && epochText !== "") {
+    if (!/^\d+$/.test(epochText)) usage(`SOURCE_DATE_EPOCH must be a whole number of seconds, got "${epochText}"`);
+    epoch = Number(epochText);
+  }
+  if (v.ownership !== undefined && v.ownership !== "preserve" && v.ownership !== "root") usage(`--ownership takes "preserve" or "root"`);
+  let workers: number | undefined;
+  if (v.workers !== undefined) {
+    if (!/^[1-9]\d*$/.test(v.workers)) usage(`--workers takes a positive whole number`);
+    workers = Number(v.workers);
+  }
+
+  // Outputs: --format overrides the layout's list; -o names the single output, or is the stem of several.
+  let outputs: OutputRequest[];
+  const fromLayout = layout.outputs;
+  if (v.format !== undefined) {
+    const fmts = v.format.split(",").map((s) => s.trim()).filter((s) => s);
+    for (const f of fmts) if (!(OUTPUT_FORMATS as readonly string[]).includes(f)) usage(`unknown format "${f}"; use ${OUTPUT_FORMATS.join(", ")}`);
+    if (fmts.length === 0) usage("--format needs at least one format");
+    outputs = (fmts as OutputFormat[]).map((format) => ({ format, path: "", compress: format === "qcow2" ? v.compress : undefined }));
+  } else {
+    outputs = fromLayout.map((o) => ({ format: o.format, path: o.path ?? "", compress: v.compress ?? o.compress, clusterSize: o.clusterSize }));
+  }
+  if (v.output !== undefined) {
+    if (outputs.length === 1) outputs[0] = { ...outputs[0], path: v.output };
+    else {
+      const stem = extname(v.output) ? v.output.slice(0, -extname(v.output).length) : v.output;
+      outputs = outputs.map((o) => ({ ...o, path: stem + EXT[o.format] }));
+    }
+  }
+  const missing = outputs.find((o) => !o.path);
+  if (missing) usage(`no output path for format ${missing.format}: give -o OUT (or "path" in the layout's outputs)`);
+  if (v.compress && !outputs.some((o) => o.format === "qcow2" || o.format === "vmdk")) usage("--compress applies to qcow2 output");
+
+  const result = await buildDisk({
+    layout,
+    rootfs: v.rootfs,
+    outputs,
+    seed: v.seed,
+    sourceDateEpoch: epoch,
+    ownership: v.ownership as "preserve" | "root" | undefined,
+    force: v.force ?? false,
+    workers,
+    progress: progressBar(),
+  });
+  if (v.json) {
+    process.stdout.write(
+      JSON.stringify(
+        {
+          seed: result.seed,
+          sourceDateEpoch: result.sourceDateEpoch ?? null,
+          sizeBytes: result.plan.totalBytes,
+          outputs: result.outputs,
+        },
+        null,
+        2,
+      ) + "\n",
+    );
+  }
+  return 0;
+}
+
+function onSignal(sig: NodeJS.Signals): void {
+  removeTempFiles();
+  process.stderr.write(`\nmkdisk: interrupted (${sig}); no output was written\n`);
+  process.exit(EXIT.INTERRUPTED);
+}
+
+export async function run(argv: string[]): Promise<void> {
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    process.exitCode = await main(argv);
+  } catch (e) {
+    removeTempFiles();
+    if (e instanceof MkdiskError) {
+      process.stderr.write(`mkdisk: error [${e.code}]: ${e.message}\n`);
+      process.exitCode = EXIT[e.code] ?? 70;
+    } else {
+      process.stderr.write(`mkdisk: internal error (please report): ${(e as Error).stack ?? e}\n`);
+      process.exitCode = EXIT.E_INTERNAL;
+    }
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Layout + Tree → DiskPlan: every partition placed, every id derived, every
+ * filesystem planned, before a single byte is written. Planning reads file
+ * metadata (already in the Tree), never file contents.
+ */
+import { fail } from "../bin/errors.js";
+import { formatUuid, uuidEquals, type Uuid } from "../bin/guid.js";
+import { parseUuid } from "../bin/guid.js";
+import type { BuildContext } from "../context/index.js";
+import { bytesExtent, concatStreams, shifted, type Extent, type PlannedRegion } from "../io/extent.js";
+import { encodeGpt, GPT_NAME_UNITS, type GptPartitionEntry } from "../gpt/gpt.js";
+import { GPT_ATTR, isRootType } from "../gpt/types.js";
+import { parseCopyFiles, selectTree } from "../tree/select.js";
+import type { Tree } from "../tree/types.js";
+import { FS_DRIVERS } from "./filesystems.js";
+import { placePartitions } from "./place.js";
+import type { Layout, PartitionSpec } from "./schema.js";
+import { formatSize } from "./units.js";
+
+export interface PlannedPartition {
+  readonly spec: PartitionSpec;
+  readonly number: number; // 1-based
+  readonly typeGuid: Uuid;
+  readonly uuid: Uuid;
+  readonly label: string;
+  readonly attributes: bigint;
+  readonly startLba: number;
+  readonly sizeBytes: number;
+  /** Inclusive. */
+  readonly endLba: number;
+  readonly fsUuid?: Uuid;
+  readonly region?: PlannedRegion;
+}
+
+export interface DiskPlan {
+  readonly sectorBytes: number;
+  readonly totalBytes: number;
+  readonly diskGuid: Uuid;
+  readonly partitions: readonly PlannedPartition[];
+  /** GPT head, each partition's content, GPT tail; ordered, disk offsets. */
+  extents(): Iterable<Extent>;
+}
+
+export interface PlanOptions {
+  /** Bytes for the protective MBR's boot code area (BIOS boot loaders). */
+  readonly mbrBootCode?: Uint8Array;
+}
+
+function defaultLabels(layout: Layout): string[] {
+  const seen = new Map<string, number>();
+  return layout.partitions.map((p) => {
+    const n = (seen.get(p.type.guid) ?? 0) + 1;
+    seen.set(p.type.guid, n);
+    return n === 1 ? p.type.defaultLabel : `${p.type.defaultLabel}-${n}`;
+  });
+}
+
+export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildContext, opts: PlanOptions = {}): DiskPlan {
+  const sectorBytes = layout.sectorSize;
+  const labels = defaultLabels(layout);
+  const typeCounts = new Map<string, number>();
+
+  // Ids and labels.
+  const ids = layout.partitions.map((p, i) => {
+    const k = typeCounts.get(p.type.guid) ?? 0;
+    typeCounts.set(p.type.guid, k + 1);
+    const typeGuid = parseUuid(p.type.guid, `partitions[${i}].type`);
+    const uuid = p.uuid ?? ctx.partitionUuid(typeGuid, k);
+    const label = p.label ?? labels[i];
+    if (label.length > GPT_NAME_UNITS) fail("E_LAYOUT", `label "${label}" is ${label.length} UTF-16 code units; GPT holds at most ${GPT_NAME_UNITS}`, `partitions[${i}].label`);
+    return { typeGuid, uuid, label };
+  });
+  ids.forEach((a, i) => {
+    const j = ids.findIndex((b) => uuidEquals(a.uuid, b.uuid));
+    if (j !== i) fail("E_LAYOUT", `uuid ${formatUuid(a.uuid)} is also used by partitions[${j}]; partition uuids must be unique`, `partitions[${i}].uuid`);
+  });
+  const diskGuid = ctx.diskGuid();
+  if (ids.some((x) => uuidEquals(x.uuid, diskGuid))) fail("E_LAYOUT", `a partition uuid equals the disk GUID`, "partitions");
+
+  // Per-partition trees (copyFiles/excludeFiles) and minimum sizes.
+  const trees = layout.partitions.map((p, i) => {
+    if (p.format !== "vfat" && p.format !== "ext4") return undefined;
+    const where = `partitions[${i}]`;
+    const copy = parseCopyFiles(p.copyFiles.length ? p.copyFiles : p.format === "ext4" && isRootType(p.type) ? ["/:/"] : [], `${where}.copyFiles`);
+    if (copy.length && !tree) fail("E_USAGE", `partition copies files but no --rootfs was given`, `${where}.copyFiles`);
+    return tree && copy.length ? selectTree(tree, copy, p.excludeFiles, `${where}.copyFiles`) : emptyTree();
+  });
+  const minBytes = layout.partitions.map((p, i) => {
+    const where = `partitions[${i}]`;
+    const fsMin = p.format ? FS_DRIVERS[p.format].minimumBytes(trees[i], sectorBytes, where) : 0;
+    if (p.minBytes !== undefined && p.maxBytes === p.minBytes && fsMin > p.minBytes) {
+      fail("E_FIT", `the ${p.format} content needs at least ${formatSize(fsMin)} (${fsMin} bytes); "size" is ${formatSize(p.minBytes)}. Raise "size"`, `${where}.size`);
+    }
+    return Math.max(p.minBytes ?? 0, fsMin);
+  });
+  layout.partitions.forEach((p, i) => {
+    if (p.maxBytes !== undefined && minBytes[i] > p.maxBytes) fail("E_FIT", `the content needs at least ${formatSize(minBytes[i])}; maxSize is ${formatSize(p.maxBytes)}`, `partitions[${i}].maxSize`);
+    if (minBytes[i] === 0) fail("E_LAYOUT", `partition would be empty: give it a "size" or "minSize"`, `partitions[${i}]`);
+  });
+
+  const placed = placePartitions(
+    layout.partitions.map((p, i) => ({ minBytes: minBytes[i], maxBytes: p.maxBytes, grow: p.grow })),
+    layout.size,
+    sectorBytes,
+    layout.alignmentBytes,
+  );
+
+  const partitions: PlannedPartition[] = layout.partitions.map((p, i) => {
+    const pl = placed.partitions[i];
+    const startLba = pl.startBytes / sectorBytes;
+    let attributes = 0n;
+    const setBit = (bit: bigint, on: boolean | undefined) => {
+      if (on) attributes |= 1n << bit;
+    };
+    setBit(GPT_ATTR.noAuto, p.noAuto);
+    setBit(GPT_ATTR.readOnly, p.readOnly);
+    setBit(GPT_ATTR.growFileSystem, p.growFileSystem ?? (isRootType(p.type) && p.format !== undefined));
+    for (const b of p.attributeBits) attributes |= 1n << BigInt(b);
+    const fsUuid = p.format ? ctx.filesystemUuid(ids[i].uuid) : undefined;
+    const where = `partitions[${i}]`;
+    const region = p.format
+      ? FS_DRIVERS[p.format].plan({
+          format: p.format, tree: trees[i], sizeBytes: pl.sizeBytes, sectorBytes, startLba,
+          fsUuid: fsUuid!, label: p.fsLabel ?? ids[i].label, ctx, where,
+        })
+      : undefined;
+    if (region && region.sizeBytes > pl.sizeBytes) fail("E_INTERNAL", `filesystem planned ${region.sizeBytes} bytes into a ${pl.sizeBytes}-byte partition`, where);
+    return {
+      spec: p, number: i + 1, ...ids[i], attributes, startLba, sizeBytes: pl.sizeBytes,
+      endLba: startLba + pl.sizeBytes / sectorBytes - 1, fsUuid, region,
+    };
+  });
+
+  const totalBytes = placed.totalBytes;
+  const entries: GptPartitionEntry[] = partitions.map((p) => ({
+    typeGuid: p.typeGuid, uniqueGuid: p.uuid, startLba: p.startLba, endLba: p.endLba, attributes: p.attributes, name: p.label,
+  }));
+  const gpt = encodeGpt({ sectorBytes, totalSectors: totalBytes / sectorBytes, diskGuid }, entries, opts.mbrBootCode);
+
+  return {
+    sectorBytes, totalBytes, diskGuid, partitions,
+    extents: () =>
+      concatStreams([
+        [bytesExtent(0, gpt.head)],
+        ...partitions.map((p) => (p.region ? shifted(p.region.extents(), p.startLba * sectorBytes, p.sizeBytes, `partition ${p.number}`) : [])),
+        [bytesExtent(gpt.tailOffsetBytes, gpt.tail)],
+      ]),
+  };
+}
+
+function emptyTree(): Tree {
+  return {
+    root: { name: new Uint8Array(0), path: "/", sourcePath: Buffer.alloc(0), type: "dir", mode: 0o755, uid: 0, gid: 0, sizeBytes: 0, mtime: { sec: 0, nsec: 0 }, children: [] },
+    nodeCount: 1,
+  };
+}

@@ -1,0 +1,202 @@
+/**
+ * layout.json: types and parsing. Every error names the JSON path of the bad
+ * field and what is allowed. Unknown keys are errors (they are usually typos).
+ * The JSON Schema for editors is schema/layout.schema.json; test/layout keeps
+ * the two in step.
+ */
+import { fail } from "../bin/errors.js";
+import { parseUuid, type Uuid } from "../bin/guid.js";
+import { ARCHITECTURES, resolveType, type Architecture, type PartitionType } from "../gpt/types.js";
+import { parseSize } from "./units.js";
+
+export const FORMATS = ["vfat", "ext4", "swap"] as const;
+export type FsFormat = (typeof FORMATS)[number];
+export const OUTPUT_FORMATS = ["raw", "qcow2", "vmdk"] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+export const SECTOR_SIZES = [512, 4096] as const;
+
+export interface PartitionSpec {
+  readonly index: number;
+  readonly type: PartitionType;
+  readonly label?: string;
+  readonly uuid?: Uuid;
+  /** Exact size, or the minimum when `grow` is set. */
+  readonly minBytes?: number;
+  readonly maxBytes?: number;
+  readonly grow: boolean;
+  readonly format?: FsFormat;
+  readonly copyFiles: readonly string[];
+  readonly excludeFiles: readonly string[];
+  readonly noAuto?: boolean;
+  readonly readOnly?: boolean;
+  readonly growFileSystem?: boolean;
+  /** Extra raw attribute bits (0-63). */
+  readonly attributeBits: readonly number[];
+  /** Filesystem label; defaults to the partition label. */
+  readonly fsLabel?: string;
+}
+
+export interface OutputSpec {
+  readonly format: OutputFormat;
+  readonly path?: string;
+  readonly compress?: boolean;
+  readonly clusterSize?: number;
+}
+
+export interface Layout {
+  readonly seed?: Uuid;
+  readonly sourceDateEpoch?: number;
+  /** Bytes, or "auto" = the sum of the partitions plus the GPT. */
+  readonly size: number | "auto";
+  readonly sectorSize: 512 | 4096;
+  readonly alignmentBytes: number;
+  readonly architecture: Architecture;
+  /** "preserve" (default): owners as in the rootfs; "root": every file 0:0, modes kept. */
+  readonly ownership: "preserve" | "root";
+  readonly partitions: readonly PartitionSpec[];
+  readonly outputs: readonly OutputSpec[];
+}
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function checkKeys(o: Obj, allowed: readonly string[], where: string): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) fail("E_LAYOUT", `unknown field "${k}"; allowed: ${allowed.join(", ")}`, where ? `${where}.${k}` : k);
+  }
+}
+
+function str(v: unknown, where: string): string {
+  if (typeof v !== "string") fail("E_LAYOUT", `expected a string, got ${JSON.stringify(v)}`, where);
+  return v;
+}
+function bool(v: unknown, where: string): boolean {
+  if (typeof v !== "boolean") fail("E_LAYOUT", `expected true or false, got ${JSON.stringify(v)}`, where);
+  return v;
+}
+function strList(v: unknown, where: string): string[] {
+  if (!Array.isArray(v)) fail("E_LAYOUT", `expected a list of strings, got ${JSON.stringify(v)}`, where);
+  return v.map((x, i) => str(x, `${where}[${i}]`));
+}
+function oneOf<T extends string | number>(v: unknown, allowed: readonly T[], where: string): T {
+  if (!allowed.includes(v as T)) fail("E_LAYOUT", `expected one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}, got ${JSON.stringify(v)}`, where);
+  return v as T;
+}
+
+const PARTITION_KEYS = [
+  "type", "label", "uuid", "size", "minSize", "maxSize", "grow", "format", "copyFiles", "excludeFiles",
+  "noAuto", "readOnly", "growFileSystem", "attributes", "fsLabel",
+] as const;
+const TOP_KEYS = ["$schema", "seed", "sourceDateEpoch", "size", "sectorSize", "alignment", "architecture", "ownership", "partitions", "outputs"] as const;
+const OUTPUT_KEYS = ["format", "path", "compress", "clusterSize"] as const;
+
+export function parseLayout(json: unknown): Layout {
+  if (!isObj(json)) fail("E_LAYOUT", `the layout must be a JSON object`, "$");
+  checkKeys(json, TOP_KEYS, "");
+  const seed = json.seed === undefined ? undefined : parseUuid(str(json.seed, "seed"), "seed");
+  let sourceDateEpoch: number | undefined;
+  if (json.sourceDateEpoch !== undefined) {
+    const v = json.sourceDateEpoch;
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) fail("E_LAYOUT", `expected a whole number of seconds since 1970 (SOURCE_DATE_EPOCH), got ${JSON.stringify(v)}`, "sourceDateEpoch");
+    sourceDateEpoch = v;
+  }
+  const size = json.size === undefined || json.size === "auto" ? "auto" : parseSize(json.size, "size");
+  const sectorSize = json.sectorSize === undefined ? 512 : oneOf(json.sectorSize, SECTOR_SIZES, "sectorSize");
+  const alignmentBytes = json.alignment === undefined ? 1 << 20 : parseSize(json.alignment, "alignment");
+  if (alignmentBytes < 4096 || !Number.isInteger(Math.log2(alignmentBytes)) || alignmentBytes % sectorSize !== 0) {
+    fail("E_LAYOUT", `alignment must be a power of two of at least 4K and a multiple of the sector size, got ${alignmentBytes} bytes`, "alignment");
+  }
+  const architecture = json.architecture === undefined ? "x86-64" : oneOf(json.architecture, ARCHITECTURES, "architecture");
+  const ownership = json.ownership === undefined ? "preserve" : oneOf(json.ownership, ["preserve", "root"] as const, "ownership");
+  if (!Array.isArray(json.partitions)) fail("E_LAYOUT", `expected a list of partitions`, "partitions");
+  if (json.partitions.length === 0) fail("E_LAYOUT", `at least one partition is needed`, "partitions");
+  if (json.partitions.length > 128) fail("E_LAYOUT", `GPT holds at most 128 partitions, got ${json.partitions.length}`, "partitions");
+  const partitions = json.partitions.map((p, i) => parsePartition(p, i, architecture));
+  const outputs = json.outputs === undefined ? [{ format: "raw" as const }] : parseOutputs(json.outputs);
+  return { seed, sourceDateEpoch, size, sectorSize, alignmentBytes, architecture, ownership, partitions, outputs };
+}
+
+function parsePartition(p: unknown, index: number, arch: Architecture): PartitionSpec {
+  const w = `partitions[${index}]`;
+  if (!isObj(p)) fail("E_LAYOUT", `expected an object`, w);
+  checkKeys(p, PARTITION_KEYS, w);
+  if (p.type === undefined) fail("E_LAYOUT", `"type" is required (esp, bios-boot, root, root-x86-64, root-arm64, linux-generic, swap, xbootldr, home, var, srv, tmp, or a type GUID)`, `${w}.type`);
+  const typeName = str(p.type, `${w}.type`);
+  const type = resolveType(typeName, arch);
+  if (!type) fail("E_LAYOUT", `unknown partition type "${typeName}"; use esp, bios-boot, root, root-x86-64, root-arm64, linux-generic, swap, xbootldr, home, var, srv, tmp, or a type GUID`, `${w}.type`);
+  const label = p.label === undefined ? undefined : str(p.label, `${w}.label`);
+  const uuid = p.uuid === undefined ? undefined : parseUuid(str(p.uuid, `${w}.uuid`), `${w}.uuid`);
+  const grow = p.grow === undefined ? false : bool(p.grow, `${w}.grow`);
+  let minBytes: number | undefined;
+  let maxBytes: number | undefined;
+  if (p.size !== undefined) {
+    if (p.minSize !== undefined || p.maxSize !== undefined) fail("E_LAYOUT", `give either "size" or "minSize"/"maxSize", not both`, `${w}.size`);
+    if (grow) fail("E_LAYOUT", `"size" fixes the size; with "grow": true use "minSize"/"maxSize"`, `${w}.grow`);
+    minBytes = maxBytes = parseSize(p.size, `${w}.size`);
+    if (minBytes === 0) fail("E_LAYOUT", `size must be greater than zero`, `${w}.size`);
+  } else {
+    if (p.minSize !== undefined) minBytes = parseSize(p.minSize, `${w}.minSize`);
+    if (p.maxSize !== undefined) maxBytes = parseSize(p.maxSize, `${w}.maxSize`);
+    if (minBytes !== undefined && maxBytes !== undefined && minBytes > maxBytes) fail("E_LAYOUT", `minSize (${minBytes}) is larger than maxSize (${maxBytes})`, `${w}.minSize`);
+    if (!grow && minBytes === undefined && maxBytes === undefined && p.format === undefined) {
+      fail("E_LAYOUT", `give the partition a "size" (e.g. "512M"), or "grow": true to take the rest of the disk`, w);
+    }
+  }
+  const format = p.format === undefined || p.format === "none" ? undefined : oneOf(p.format, FORMATS, `${w}.format`);
+  const copyFiles = p.copyFiles === undefined ? [] : strList(p.copyFiles, `${w}.copyFiles`);
+  const excludeFiles = p.excludeFiles === undefined ? [] : strList(p.excludeFiles, `${w}.excludeFiles`);
+  if (copyFiles.length > 0 && (format === undefined || format === "swap")) fail("E_LAYOUT", `copyFiles needs a filesystem: set "format" to "vfat" or "ext4"`, `${w}.copyFiles`);
+  excludeFiles.forEach((e, j) => {
+    if (!e.startsWith("/")) fail("E_LAYOUT", `paths must be absolute, got ${JSON.stringify(e)}`, `${w}.excludeFiles[${j}]`);
+  });
+  let attributeBits: number[] = [];
+  if (p.attributes !== undefined) {
+    if (!Array.isArray(p.attributes)) fail("E_LAYOUT", `expected a list of attribute bit numbers 0-63`, `${w}.attributes`);
+    attributeBits = p.attributes.map((b, j) => {
+      if (typeof b !== "number" || !Number.isInteger(b) || b < 0 || b > 63) fail("E_LAYOUT", `expected a bit number 0-63, got ${JSON.stringify(b)}`, `${w}.attributes[${j}]`);
+      return b;
+    });
+  }
+  const flag = (k: "noAuto" | "readOnly" | "growFileSystem") => (p[k] === undefined ? undefined : bool(p[k], `${w}.${k}`));
+  const fsLabel = p.fsLabel === undefined ? undefined : str(p.fsLabel, `${w}.fsLabel`);
+  return {
+    index, type, label, uuid, minBytes, maxBytes, grow, format, copyFiles, excludeFiles,
+    noAuto: flag("noAuto"), readOnly: flag("readOnly"), growFileSystem: flag("growFileSystem"), attributeBits, fsLabel,
+  };
+}
+
+function parseOutputs(v: unknown): OutputSpec[] {
+  if (!Array.isArray(v) || v.length === 0) fail("E_LAYOUT", `expected a non-empty list of outputs like [{"format": "qcow2"}]`, "outputs");
+  return v.map((o, i) => {
+    const w = `outputs[${i}]`;
+    if (!isObj(o)) fail("E_LAYOUT", `expected an object like {"format": "qcow2"}`, w);
+    checkKeys(o, OUTPUT_KEYS, w);
+    const format = oneOf(o.format, OUTPUT_FORMATS, `${w}.format`);
+    const out: { -readonly [K in keyof OutputSpec]: OutputSpec[K] } = { format };
+    if (o.path !== undefined) out.path = str(o.path, `${w}.path`);
+    if (o.compress !== undefined) {
+      out.compress = bool(o.compress, `${w}.compress`);
+      if (format === "raw" && out.compress) fail("E_LAYOUT", `raw output cannot be compressed; use qcow2 or vmdk`, `${w}.compress`);
+    }
+    if (o.clusterSize !== undefined) {
+      if (format !== "qcow2") fail("E_LAYOUT", `clusterSize applies to qcow2 only`, `${w}.clusterSize`);
+      const c = parseSize(o.clusterSize, `${w}.clusterSize`);
+      if (c < 512 || c > 2 << 20 || !Number.isInteger(Math.log2(c))) fail("E_LAYOUT", `qcow2 cluster size must be a power of two from 512 to 2M, got ${c}`, `${w}.clusterSize`);
+      out.clusterSize = c;
+    }
+    return out;
+  });
+}
+
+/** Canonical JSON of the layout without its seed: the input of the default seed. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  if (isObj(v)) {
+    const keys = Object.keys(v).filter((k) => v[k] !== undefined).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
