@@ -1,0 +1,147 @@
+/**
+ * The mkdisk command as a user runs it: reproducibility under different
+ * process conditions, output safety (no overwrite without --force, no
+ * half-written output, no leftover temporary files), exit statuses.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { run, runOk, sha256File, tempDir } from "../helpers/tools.js";
+
+const ROOT = resolve(__dirname, "../..");
+const CLI = join(ROOT, "dist/cli/main.js");
+let tmp: ReturnType<typeof tempDir>;
+
+function mkdisk(args: string[], env: NodeJS.ProcessEnv = {}, umask?: string) {
+  const cmd = umask ? `umask ${umask} && exec "$@"` : `exec "$@"`;
+  return spawnSync("sh", ["-c", cmd, "sh", process.execPath, CLI, ...args], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH, ...env },
+  });
+}
+
+const LAYOUT = {
+  seed: "0e9a6fe0-68f6-408c-bbeb-136054d20445",
+  sourceDateEpoch: 1662046009,
+  size: "auto",
+  partitions: [
+    { type: "esp", size: "8M" },
+    { type: "bios-boot", size: "1M" },
+    { type: "root", size: "16M" },
+    { type: "swap", format: "swap", size: "4M" },
+  ],
+};
+
+beforeAll(() => {
+  runOk("npx", ["tsc", "-p", ROOT]);
+  tmp = tempDir();
+  mkdirSync(join(tmp.path, "root/etc"), { recursive: true });
+  writeFileSync(join(tmp.path, "root/etc/hostname"), "x\n");
+  writeFileSync(join(tmp.path, "layout.json"), JSON.stringify(LAYOUT));
+});
+afterAll(() => tmp.cleanup());
+
+const layoutPath = () => join(tmp.path, "layout.json");
+
+describe("mkdisk CLI", () => {
+  it("prints help and version", () => {
+    const h = mkdisk(["--help"]);
+    expect(h.status).toBe(0);
+    expect(h.stdout).toContain("--layout FILE");
+    const v = mkdisk(["--version"]);
+    expect(v.status).toBe(0);
+    expect(v.stdout).toMatch(/^mkdisk \d+\.\d+\.\d+/);
+  });
+
+  it("gives the same SHA-256 whatever the output name, TZ, LANG and umask", () => {
+    const a = join(tmp.path, "a.img");
+    const b = join(tmp.path, "other-name.img");
+    const r1 = mkdisk(["--rootfs", join(tmp.path, "root"), "--layout", layoutPath(), "-o", a], { TZ: "UTC", LANG: "C" }, "022");
+    expect(r1.stderr).toBe("");
+    expect(r1.status).toBe(0);
+    const r2 = mkdisk(["--rootfs", join(tmp.path, "root"), "--layout", layoutPath(), "-o", b], { TZ: "Pacific/Chatham", LANG: "tr_TR.UTF-8", LC_ALL: "tr_TR.UTF-8" }, "077");
+    expect(r2.status).toBe(0);
+    expect(sha256File(a)).toBe(sha256File(b));
+    // The GPT oracle agrees the image is sound.
+    expect(runOk("sgdisk", ["-v", a])).toContain("No problems found");
+  });
+
+  it("reports the result as JSON, including each output's SHA-256", () => {
+    const out = join(tmp.path, "json.img");
+    const r = mkdisk(["--layout", layoutPath(), "-o", out, "--json"]);
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.seed).toBe(LAYOUT.seed);
+    expect(j.sourceDateEpoch).toBe(LAYOUT.sourceDateEpoch);
+    expect(j.outputs[0].sha256).toBe(sha256File(out));
+  });
+
+  it("refuses to replace an existing output without --force, and replaces it with --force", () => {
+    const out = join(tmp.path, "exists.img");
+    writeFileSync(out, "precious");
+    const r = mkdisk(["--layout", layoutPath(), "-o", out]);
+    expect(r.status).toBe(6);
+    expect(r.stderr).toContain("--force");
+    expect(readFileSync(out, "utf8")).toBe("precious");
+    const f = mkdisk(["--layout", layoutPath(), "-o", out, "--force"]);
+    expect(f.status).toBe(0);
+    expect(readFileSync(out).length).toBeGreaterThan(1 << 20);
+  });
+
+  it("leaves nothing at the output path when the build fails, and no temporary files", () => {
+    const dir = join(tmp.path, "fail");
+    mkdirSync(dir);
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, JSON.stringify({ ...LAYOUT, size: "4M" }));
+    const r = mkdisk(["--layout", bad, "-o", join(dir, "out.img")]);
+    expect(r.status).toBe(5); // E_FIT
+    expect(r.stderr).toMatch(/size: .*at least/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(readdirSync(dir)).toEqual(["bad.json"]);
+  });
+
+  it("turns a full output file system into a clear error and removes the partial file", () => {
+    const mnt = join(tmp.path, "small");
+    mkdirSync(mnt);
+    runOk("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]);
+    try {
+      const big = join(tmp.path, "big.json");
+      writeFileSync(big, JSON.stringify({ ...LAYOUT, partitions: [{ type: "swap", format: "swap", size: "64M" }] }));
+      // The swap header alone is small: fill the disk by sizing the tmpfs below the GPT + header.
+      writeFileSync(join(mnt, "filler"), Buffer.alloc(1024 * 1024 - 8 * 1024, 1));
+      const r = mkdisk(["--layout", big, "-o", join(mnt, "out.img")]);
+      expect(r.status).toBe(6);
+      expect(r.stderr).toMatch(/full|ENOSPC|No space/);
+      expect(readdirSync(mnt)).toEqual(["filler"]);
+    } finally {
+      run("umount", [mnt]);
+    }
+  });
+
+  it("exits 2 for usage errors and 3 for layout errors, naming the field", () => {
+    expect(mkdisk(["--bogus"]).status).toBe(2);
+    expect(mkdisk(["-o", "x.img"]).status).toBe(2);
+    const bad = join(tmp.path, "badtype.json");
+    writeFileSync(bad, JSON.stringify({ partitions: [{ type: "nonsense", size: "1M" }] }));
+    const r = mkdisk(["--layout", bad, "-o", join(tmp.path, "never.img")]);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toContain("partitions[0].type");
+    expect(existsSync(join(tmp.path, "never.img"))).toBe(false);
+  });
+
+  it("reports an unreadable rootfs as a tree error", () => {
+    const r = mkdisk(["--rootfs", join(tmp.path, "does-not-exist"), "--layout", layoutPath(), "-o", join(tmp.path, "never2.img")]);
+    expect(r.status).toBe(4);
+    expect(r.stderr).toContain("does-not-exist");
+  });
+
+  it("takes SOURCE_DATE_EPOCH from the environment and --source-date-epoch over the layout", () => {
+    const out1 = join(tmp.path, "e1.img");
+    const r = mkdisk(["--layout", layoutPath(), "-o", out1, "--json", "--source-date-epoch", "1000"]);
+    expect(JSON.parse(r.stdout).sourceDateEpoch).toBe(1000);
+    const out2 = join(tmp.path, "e2.img");
+    const r2 = mkdisk(["--layout", layoutPath(), "-o", out2, "--json"], { SOURCE_DATE_EPOCH: "2000" });
+    expect(JSON.parse(r2.stdout).sourceDateEpoch).toBe(2000);
+  });
+});
