@@ -5,10 +5,11 @@
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { extname } from "node:path";
+import { dirname, extname } from "node:path";
 import { parseArgs } from "node:util";
 import { MkdiskError, type ErrorCode } from "../bin/errors.js";
 import { buildDisk, type OutputRequest } from "../build.js";
+import { lintMain } from "./lint.js";
 import { removeTempFiles } from "../io/output.js";
 import { OUTPUT_FORMATS, parseLayout, type OutputFormat } from "../layout/schema.js";
 
@@ -33,7 +34,8 @@ export const EXIT: Record<ErrorCode, number> & { OK: number; INTERRUPTED: number
 const HELP = `mkdisk ${VERSION}: reproducible bootable disk images
 
 Usage:
-  mkdisk --rootfs DIR --layout FILE -o OUT [options]
+  mkdisk [build] --rootfs DIR --layout FILE -o OUT [options]
+  mkdisk lint --rootfs DIR [--source-date-epoch N] [--json]
 
 Options:
   -r, --rootfs DIR            root filesystem directory to copy files from
@@ -47,6 +49,7 @@ Options:
       --source-date-epoch N   clamp times to N (overrides SOURCE_DATE_EPOCH and
                               the layout's sourceDateEpoch)
       --ownership MODE        preserve (default) or root (every file 0:0)
+      --ownership-manifest F  set owners, modes, xattrs; add device nodes (README)
       --workers N             compression threads (output does not depend on it)
       --force                 replace existing outputs
       --json                  print the result as JSON on stdout
@@ -78,7 +81,14 @@ function progressBar(): ((done: number, total: number) => void) | undefined {
   };
 }
 
+const SUBCOMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
+  lint: lintMain,
+};
+
 export async function main(argv: string[]): Promise<number> {
+  const sub = argv[0] !== undefined ? SUBCOMMANDS[argv[0]] : undefined;
+  if (sub) return sub(argv.slice(1));
+  if (argv[0] === "build") argv = argv.slice(1);
   let parsed;
   try {
     parsed = parseArgs({
@@ -95,6 +105,7 @@ export async function main(argv: string[]): Promise<number> {
         "source-date-epoch": { type: "string" },
         workers: { type: "string" },
         ownership: { type: "string" },
+        "ownership-manifest": { type: "string" },
         force: { type: "boolean" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -167,9 +178,12 @@ export async function main(argv: string[]): Promise<number> {
     seed: v.seed,
     sourceDateEpoch: epoch,
     ownership: v.ownership as "preserve" | "root" | undefined,
+    ownershipManifest: v["ownership-manifest"],
+    layoutDir: dirname(v.layout),
     force: v.force ?? false,
     workers,
     progress: progressBar(),
+    onWarning: (m) => process.stderr.write(`mkdisk: warning: ${m}\n`),
   });
   if (v.json) {
     process.stdout.write(
