@@ -9,7 +9,9 @@
  * or the SOURCE_DATE_EPOCH environment variable here), then the layout's.
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { createReadStream, readFileSync } from "node:fs";
+import { resolve as resolvePath } from "node:path";
+import { applyManifest, parseManifest } from "./tree/manifest.js";
 import { MkdiskError, fail } from "./bin/errors.js";
 import { formatUuid } from "./bin/guid.js";
 import { BuildContext, defaultSeed } from "./context/index.js";
@@ -18,7 +20,7 @@ import { pump, type PumpProgress } from "./io/pump.js";
 import type { ImageSink } from "./io/sink.js";
 import { planDisk, type DiskPlan } from "./layout/plan.js";
 import { canonicalJson, parseLayout, type Layout, type OutputFormat } from "./layout/schema.js";
-import { scanTree } from "./tree/scan.js";
+import { scanRootfs } from "./tree/index.js";
 import type { Tree } from "./tree/types.js";
 import { createSink } from "./outputs.js";
 
@@ -32,16 +34,22 @@ export interface OutputRequest {
 export interface BuildOptions {
   /** Parsed layout, or the raw JSON value of layout.json. */
   readonly layout: Layout | unknown;
-  /** Root filesystem directory, or an already scanned Tree. */
+  /** Root filesystem directory or tar archive (plain or gzip), or an already scanned Tree. */
   readonly rootfs?: string | Tree;
   readonly outputs: readonly OutputRequest[];
   readonly seed?: string;
   readonly sourceDateEpoch?: number;
+  /** Ownership manifest file (overrides the layout's ownershipManifest, which is resolved against `layoutDir`). */
+  readonly ownershipManifest?: string;
+  /** Directory relative paths in the layout are resolved against (default: the working directory). */
+  readonly layoutDir?: string;
   /** Overrides the layout's "ownership". */
   readonly ownership?: "preserve" | "root";
   readonly force?: boolean;
   readonly workers?: number;
   readonly progress?: PumpProgress;
+  /** Non-fatal problems (e.g. xattrs that cannot be read). */
+  readonly onWarning?: (message: string) => void;
 }
 
 export interface BuildResult {
@@ -69,7 +77,27 @@ export async function sha256OfFile(path: string): Promise<string> {
 export async function buildDisk(opts: BuildOptions): Promise<BuildResult> {
   const layout = isLayout(opts.layout) ? opts.layout : parseLayout(opts.layout);
   const ctx = makeContext(layout, isLayout(opts.layout) ? layoutToJson(layout) : opts.layout, opts.seed, opts.sourceDateEpoch);
-  const tree = typeof opts.rootfs === "string" ? scanTree(opts.rootfs, { ownership: opts.ownership ?? layout.ownership }) : opts.rootfs;
+  const scanned = typeof opts.rootfs === "string" ? scanRootfs(opts.rootfs, { ownership: opts.ownership ?? layout.ownership, onWarning: opts.onWarning }) : undefined;
+  try {
+    let tree = scanned ? scanned.tree : (opts.rootfs as Tree | undefined);
+    const manifestPath = opts.ownershipManifest ?? (layout.ownershipManifest !== undefined ? resolvePath(opts.layoutDir ?? ".", layout.ownershipManifest) : undefined);
+    if (manifestPath !== undefined) {
+      if (!tree) fail("E_USAGE", "an ownership manifest needs a --rootfs to apply to");
+      let text: string;
+      try {
+        text = readFileSync(manifestPath, "utf8");
+      } catch (e) {
+        throw new MkdiskError("E_LAYOUT", `cannot read the ownership manifest: ${(e as Error).message}`, manifestPath);
+      }
+      tree = applyManifest(tree, parseManifest(text, manifestPath), manifestPath);
+    }
+    return await buildFromTree(opts, layout, ctx, tree);
+  } finally {
+    scanned?.cleanup();
+  }
+}
+
+async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildContext, tree: Tree | undefined): Promise<BuildResult> {
   if (opts.outputs.length === 0) fail("E_USAGE", "no output requested");
   const paths = new Set<string>();
   for (const o of opts.outputs) {

@@ -15,6 +15,11 @@ export interface TreeNode {
   readonly path: string;
   /** Where the content and metadata come from on the host. */
   readonly sourcePath: Buffer;
+  /**
+   * Where a regular file's bytes start inside `sourcePath` (0 for a file in a
+   * directory tree; the member's data offset for a tar archive).
+   */
+  readonly contentOffsetBytes?: number;
   readonly type: NodeType;
   /** Permission bits including setuid, setgid and sticky (mode & 0o7777). */
   readonly mode: number;
@@ -35,8 +40,20 @@ export interface TreeNode {
    * node has a single link inside the tree.
    */
   hardlinkGroup?: number;
+  /** Extended attributes, sorted by name bytes (full names: "user.x", "security.capability"). */
+  readonly xattrs?: readonly Xattr[];
   /** Directories: children sorted by byte-wise name. */
   readonly children?: TreeNode[];
+}
+
+export interface Xattr {
+  readonly name: string;
+  readonly value: Uint8Array;
+}
+
+/** The file range holding a regular file's content. */
+export function contentOf(n: TreeNode): { path: Buffer; fileOffsetBytes: number } {
+  return { path: n.sourcePath, fileOffsetBytes: n.contentOffsetBytes ?? 0 };
 }
 
 export interface Tree {

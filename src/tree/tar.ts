@@ -1,0 +1,334 @@
+/**
+ * A tar archive as a rootfs: POSIX ustar with pax extended headers (path,
+ * linkpath, size, uid, gid, mtime, SCHILY.xattr.*), GNU long names (L/K) and
+ * base-256 numbers, hard links, device nodes. gzip archives are inflated
+ * (streaming, fflate) into a temporary plain tar first, since file contents
+ * are referenced in place: a member's content is the byte range of the archive
+ * that holds it, so nothing is unpacked and no root is needed.
+ *
+ * Member order does not matter: entries are placed by path and the tree is
+ * sorted byte-wise. A path that appears twice is an error (tar's "last one
+ * wins" would make the result depend on order). Directories missing from the
+ * archive are created 0755 root:root with time 0.
+ *
+ * References: POSIX.1-2017 pax (ustar and extended headers); GNU tar manual,
+ * "Basic Tar Format" (L/K types, base-256 numbers).
+ */
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Gunzip } from "fflate";
+import { MkdiskError, fail } from "../bin/errors.js";
+import { compareBytes, utf8, utf8Decode } from "../bin/text.js";
+import type { NodeType, Tree, TreeNode, Xattr } from "./types.js";
+
+const BLOCK = 512;
+
+/** ustar header fields (POSIX.1-2017 tar format, ustar interchange). */
+const F = {
+  name: [0, 100], mode: [100, 8], uid: [108, 8], gid: [116, 8], size: [124, 12], mtime: [136, 12],
+  chksum: [148, 8], typeflag: [156, 1], linkname: [157, 100], magic: [257, 6], version: [263, 2],
+  uname: [265, 32], gname: [297, 32], devmajor: [329, 8], devminor: [337, 8], prefix: [345, 155],
+} as const;
+
+function field(h: Uint8Array, f: readonly [number, number]): Uint8Array {
+  const b = h.subarray(f[0], f[0] + f[1]);
+  const z = b.indexOf(0);
+  return z < 0 ? b : b.subarray(0, z);
+}
+
+function num(h: Uint8Array, f: readonly [number, number], where: string): number {
+  const b = h.subarray(f[0], f[0] + f[1]);
+  if (b[0] & 0x80) {
+    // GNU base-256: big-endian two's complement with the top bit set as a marker.
+    let v = b[0] & 0x3f;
+    for (let i = 1; i < b.length; i++) v = v * 256 + b[i];
+    if (!Number.isSafeInteger(v)) fail("E_TREE", `number too large`, where);
+    return v;
+  }
+  const s = utf8Decode(field(h, f)).trim();
+  if (s === "") return 0;
+  if (!/^[0-7]+$/.test(s)) fail("E_TREE", `bad octal number ${JSON.stringify(s)}`, where);
+  return parseInt(s, 8);
+}
+
+function checksumOk(h: Uint8Array): boolean {
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i];
+  const stored = utf8Decode(field(h, F.chksum)).trim();
+  return /^[0-7]+$/.test(stored) && parseInt(stored, 8) === sum;
+}
+
+interface PaxRecords {
+  [k: string]: Uint8Array;
+}
+
+function parsePax(data: Uint8Array, where: string): PaxRecords {
+  const out: PaxRecords = {};
+  let i = 0;
+  while (i < data.length) {
+    const sp = data.indexOf(0x20, i);
+    if (sp < 0) fail("E_TREE", `malformed pax record`, where);
+    const len = Number(utf8Decode(data.subarray(i, sp)));
+    if (!Number.isSafeInteger(len) || len <= 0 || i + len > data.length) fail("E_TREE", `malformed pax record length`, where);
+    const rec = data.subarray(sp + 1, i + len - 1); // drop trailing "\n"
+    const eq = rec.indexOf(0x3d);
+    if (eq < 0) fail("E_TREE", `malformed pax record (no "=")`, where);
+    out[utf8Decode(rec.subarray(0, eq))] = rec.slice(eq + 1);
+    i += len;
+  }
+  return out;
+}
+
+class Reader {
+  private fd: number;
+  constructor(private path: string) {
+    try {
+      this.fd = openSync(path, "r");
+    } catch (e) {
+      throw new MkdiskError("E_TREE", `cannot open archive: ${(e as Error).message}`, path);
+    }
+  }
+  read(pos: number, len: number): Uint8Array {
+    const b = new Uint8Array(len);
+    let done = 0;
+    while (done < len) {
+      const n = readSync(this.fd, b, done, len - done, pos + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return b.subarray(0, done);
+  }
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+type Mutable = { -readonly [K in keyof TreeNode]: TreeNode[K] };
+
+const TYPES: Record<string, NodeType> = { "0": "file", "\0": "file", "7": "file", "2": "symlink", "3": "chardev", "4": "blockdev", "5": "dir", "6": "fifo" };
+
+function normPath(p: string, where: string): string {
+  const parts = p.split("/").filter((c) => c !== "" && c !== ".");
+  if (parts.includes("..")) fail("E_TREE", `member path contains ".."`, where);
+  return "/" + parts.join("/");
+}
+
+/** True when the file starts with the gzip magic. */
+function isGzip(path: string): boolean {
+  const r = new Reader(path);
+  try {
+    const h = r.read(0, 2);
+    return h.length === 2 && h[0] === 0x1f && h[1] === 0x8b;
+  } finally {
+    r.close();
+  }
+}
+
+/** Inflates a .tar.gz into a temporary plain tar, streaming; returns its path and a cleanup. */
+function gunzipToTemp(path: string): { path: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "mkdisk-tar-"));
+  const out = join(dir, "rootfs.tar");
+  const ofd = openSync(out, "w");
+  const ifd = openSync(path, "r");
+  let error: Error | undefined;
+  try {
+    const g = new Gunzip((chunk) => {
+      let done = 0;
+      while (done < chunk.length) done += writeSync(ofd, chunk, done, chunk.length - done);
+    });
+    const buf = new Uint8Array(1 << 20);
+    for (;;) {
+      const n = readSync(ifd, buf, 0, buf.length, null);
+      if (n === 0) {
+        g.push(new Uint8Array(0), true);
+        break;
+      }
+      g.push(buf.slice(0, n), false);
+    }
+  } catch (e) {
+    error = e as Error;
+  } finally {
+    closeSync(ifd);
+    closeSync(ofd);
+  }
+  if (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new MkdiskError("E_TREE", `not a valid gzip stream: ${error.message}`, path);
+  }
+  return { path: out, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface TarTree extends Tree {
+  /** Removes the temporary plain tar a gzip archive was inflated into (call after the build). */
+  cleanup(): void;
+}
+
+export function scanTar(archive: string, opts: { ownership?: "preserve" | "root" } = {}): TarTree {
+  let cleanup = () => {};
+  let path = archive;
+  if (isGzip(archive)) {
+    const t = gunzipToTemp(archive);
+    path = t.path;
+    cleanup = t.cleanup;
+  }
+  try {
+    const tree = parseTar(path, archive, opts.ownership === "root");
+    return { ...tree, cleanup };
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
+}
+
+function parseTar(path: string, display: string, asRoot: boolean): Tree {
+  const r = new Reader(path);
+  const src = Buffer.from(path);
+  const nodes = new Map<string, Mutable>();
+  const hardlinks: { path: string; target: string; where: string }[] = [];
+  let pos = 0;
+  let pax: PaxRecords = {};
+  let globalPax: PaxRecords = {};
+  let longName: string | undefined;
+  let longLink: string | undefined;
+  let index = 0;
+  let sawEnd = false;
+  try {
+    for (;;) {
+      const h = r.read(pos, BLOCK);
+      if (h.length === 0) break;
+      const where = `${display}: member ${index} at byte ${pos}`;
+      if (h.length < BLOCK) fail("E_TREE", `truncated archive (a header is cut short)`, where);
+      if (h.every((b) => b === 0)) {
+        sawEnd = true;
+        break;
+      }
+      if (!checksumOk(h)) fail("E_TREE", `header checksum mismatch: not a tar archive, or corrupt`, where);
+      const type = String.fromCharCode(h[F.typeflag[0]]);
+      const rec = { ...globalPax, ...pax };
+      const size = rec.size ? Number(utf8Decode(rec.size)) : num(h, F.size, where);
+      if (!Number.isSafeInteger(size) || size < 0) fail("E_TREE", `bad member size`, where);
+      const dataPos = pos + BLOCK;
+      const next = dataPos + Math.ceil(size / BLOCK) * BLOCK;
+      const data = () => {
+        const d = r.read(dataPos, size);
+        if (d.length < size) fail("E_TREE", `truncated archive (member data cut short)`, where);
+        return d;
+      };
+      if (type === "x" || type === "g" || type === "L" || type === "K") {
+        if (size > 1 << 20) fail("E_TREE", `extended header of ${size} bytes is implausibly large`, where);
+        if (type === "x") pax = parsePax(data(), where);
+        else if (type === "g") globalPax = { ...globalPax, ...parsePax(data(), where) };
+        else {
+          const d = data();
+          const z = d.indexOf(0);
+          const s = utf8Decode(z < 0 ? d : d.subarray(0, z));
+          if (type === "L") longName = s;
+          else longLink = s;
+        }
+        pos = next;
+        continue;
+      }
+      index++;
+      const prefix = utf8Decode(field(h, F.prefix));
+      const isUstar = utf8Decode(h.subarray(257, 262)) === "ustar";
+      let name = rec.path ? utf8Decode(rec.path) : longName ?? (isUstar && prefix ? prefix + "/" : "") + utf8Decode(field(h, F.name));
+      const link = rec.linkpath ? utf8Decode(rec.linkpath) : longLink ?? utf8Decode(field(h, F.linkname));
+      pax = {};
+      longName = longLink = undefined;
+      const p = normPath(name, where);
+      if (type === "1") {
+        hardlinks.push({ path: p, target: normPath(link, where), where });
+        pos = next;
+        continue;
+      }
+      const nodeType = TYPES[type] ?? (name.endsWith("/") ? "dir" : undefined);
+      if (!nodeType) fail("E_TREE", `unsupported member type ${JSON.stringify(type)}`, where);
+      if (nodeType === "file" && dataPos + size > dataPos && r.read(dataPos + size - 1, 1).length < 1) fail("E_TREE", `truncated archive (member data cut short)`, where);
+      const mtimeText = rec.mtime ? utf8Decode(rec.mtime) : undefined;
+      let mtime = { sec: num(h, F.mtime, where), nsec: 0 };
+      if (mtimeText !== undefined) {
+        const m = /^(-?\d+)(?:\.(\d{1,9})\d*)?$/.exec(mtimeText);
+        if (!m) fail("E_TREE", `bad pax mtime ${JSON.stringify(mtimeText)}`, where);
+        mtime = { sec: Number(m[1]), nsec: m[2] ? Number(m[2].padEnd(9, "0")) : 0 };
+      }
+      const xattrs: Xattr[] = Object.keys(rec)
+        .filter((k) => k.startsWith("SCHILY.xattr."))
+        .map((k) => ({ name: k.slice("SCHILY.xattr.".length), value: rec[k] }))
+        .sort((a, b) => compareBytes(utf8(a.name), utf8(b.name)));
+      if (nodes.has(p)) fail("E_TREE", `${p} appears twice in the archive; mkdisk does not let member order decide`, where);
+      const node: Mutable = {
+        name: utf8(p === "/" ? "" : p.slice(p.lastIndexOf("/") + 1)),
+        path: p,
+        sourcePath: src,
+        type: nodeType,
+        mode: num(h, F.mode, where) & 0o7777,
+        uid: asRoot ? 0 : rec.uid ? Number(utf8Decode(rec.uid)) : num(h, F.uid, where),
+        gid: asRoot ? 0 : rec.gid ? Number(utf8Decode(rec.gid)) : num(h, F.gid, where),
+        sizeBytes: nodeType === "file" ? size : 0,
+        mtime,
+      };
+      if (nodeType === "file") node.contentOffsetBytes = dataPos;
+      if (nodeType === "symlink") node.linkTarget = utf8(link);
+      if (nodeType === "chardev" || nodeType === "blockdev") {
+        node.rdevMajor = num(h, F.devmajor, where);
+        node.rdevMinor = num(h, F.devminor, where);
+      }
+      if (xattrs.length) node.xattrs = xattrs;
+      if (nodeType === "dir") node.children = [];
+      nodes.set(p, node);
+      pos = next;
+    }
+  } finally {
+    r.close();
+  }
+  if (!sawEnd && nodes.size === 0) fail("E_TREE", `empty or not a tar archive`, display);
+
+  // Hard links share the target's content and metadata (grouped below).
+  const groups = new Map<string, string[]>();
+  for (const l of hardlinks) {
+    const t = nodes.get(l.target);
+    if (!t || t.type === "dir") fail("E_TREE", `hard link ${l.path} points at ${l.target}, which is ${t ? "a directory" : "not in the archive"}`, l.where);
+    if (nodes.has(l.path)) fail("E_TREE", `${l.path} appears twice in the archive`, l.where);
+    nodes.set(l.path, { ...t, name: utf8(l.path.slice(l.path.lastIndexOf("/") + 1)), path: l.path });
+    let g = groups.get(l.target);
+    if (!g) groups.set(l.target, (g = [l.target]));
+    g.push(l.path);
+  }
+
+  // Build the directory structure, creating missing parents.
+  if (!nodes.has("/")) nodes.set("/", { name: new Uint8Array(0), path: "/", sourcePath: src, type: "dir", mode: 0o755, uid: 0, gid: 0, sizeBytes: 0, mtime: { sec: 0, nsec: 0 }, children: [] });
+  const paths = [...nodes.keys()].sort((a, b) => compareBytes(utf8(a), utf8(b)));
+  for (const p of paths) {
+    if (p === "/") continue;
+    let child = nodes.get(p)!;
+    let parentPath = p.slice(0, p.lastIndexOf("/")) || "/";
+    for (;;) {
+      let parent = nodes.get(parentPath);
+      const created = !parent;
+      if (!parent) {
+        parent = { name: utf8(parentPath.slice(parentPath.lastIndexOf("/") + 1)), path: parentPath, sourcePath: src, type: "dir", mode: 0o755, uid: 0, gid: 0, sizeBytes: 0, mtime: { sec: 0, nsec: 0 }, children: [] };
+        nodes.set(parentPath, parent);
+      }
+      if (parent.type !== "dir") fail("E_TREE", `${child.path} is inside ${parentPath}, which is not a directory`, display);
+      (parent.children as TreeNode[]).push(child);
+      if (!created || parentPath === "/") break;
+      child = parent;
+      parentPath = parentPath.slice(0, parentPath.lastIndexOf("/")) || "/";
+    }
+  }
+  for (const n of nodes.values()) if (n.children) (n.children as TreeNode[]).sort((a, b) => compareBytes(a.name, b.name));
+
+  // Hard-link groups numbered in traversal order of their first member.
+  const order = new Map<string, number>();
+  let k = 0;
+  const walk = (n: TreeNode) => {
+    order.set(n.path, k++);
+    n.children?.forEach(walk);
+  };
+  const root = nodes.get("/")!;
+  walk(root);
+  const gs = [...groups.values()].map((g) => g.sort((a, b) => order.get(a)! - order.get(b)!)).sort((a, b) => order.get(a[0])! - order.get(b[0])!);
+  gs.forEach((g, i) => g.forEach((p) => (nodes.get(p)!.hardlinkGroup = i)));
+  return { root, nodeCount: order.size };
+}
