@@ -7,6 +7,7 @@ import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from "node:fs"
 import { MkdiskError, fail } from "../bin/errors.js";
 import { utf8Decode } from "../bin/text.js";
 import type { NodeType, Tree, TreeNode } from "./types.js";
+import { xattrReader } from "./xattr.js";
 
 const SLASH = Buffer.from("/");
 
@@ -42,10 +43,15 @@ export interface ScanOptions {
    * unprivileged build wants). Modes are kept either way.
    */
   readonly ownership?: "preserve" | "root";
+  /** Non-fatal problems (xattrs that cannot be read); default: ignored. */
+  readonly onWarning?: (message: string) => void;
+  /** Read extended attributes (default true). */
+  readonly xattrs?: boolean;
 }
 
 export function scanTree(rootDir: string, opts: ScanOptions = {}): Tree {
   const asRoot = opts.ownership === "root";
+  const xr = opts.xattrs === false ? undefined : xattrReader(opts.onWarning ?? (() => {}));
   const rootBuf = Buffer.from(rootDir);
   const st = lstat(rootBuf, rootDir);
   if (!st.isDirectory()) fail("E_TREE", `not a directory`, rootDir);
@@ -71,6 +77,14 @@ export function scanTree(rootDir: string, opts: ScanOptions = {}): Tree {
     if (node.mtime.nsec < 0) {
       // Pre-1970 times: keep nsec non-negative.
       node.mtime = { sec: node.mtime.sec - 1, nsec: node.mtime.nsec + 1_000_000_000 };
+    }
+    if (xr) {
+      try {
+        const xa = xr.read(src, path);
+        if (xa) node.xattrs = xa;
+      } catch (e) {
+        throw new MkdiskError("E_TREE", `cannot read extended attributes: ${(e as Error).message}`, path);
+      }
     }
     if (type === "symlink") {
       try {
