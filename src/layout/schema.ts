@@ -53,6 +53,8 @@ export interface Layout {
   readonly architecture: Architecture;
   /** "preserve" (default): owners as in the rootfs; "root": every file 0:0, modes kept. */
   readonly ownership: "preserve" | "root";
+  /** Path of an ownership manifest (src/tree/manifest.ts), relative to the layout file. */
+  readonly ownershipManifest?: string;
   readonly partitions: readonly PartitionSpec[];
   readonly outputs: readonly OutputSpec[];
 }
@@ -90,7 +92,7 @@ const PARTITION_KEYS = [
   "type", "label", "uuid", "size", "minSize", "maxSize", "grow", "format", "copyFiles", "excludeFiles",
   "noAuto", "readOnly", "growFileSystem", "attributes", "fsLabel",
 ] as const;
-const TOP_KEYS = ["$schema", "seed", "sourceDateEpoch", "size", "sectorSize", "alignment", "architecture", "ownership", "partitions", "outputs"] as const;
+const TOP_KEYS = ["$schema", "seed", "sourceDateEpoch", "size", "sectorSize", "alignment", "architecture", "ownership", "ownershipManifest", "partitions", "outputs"] as const;
 const OUTPUT_KEYS = ["format", "path", "compress", "clusterSize"] as const;
 
 export function parseLayout(json: unknown): Layout {
@@ -116,7 +118,8 @@ export function parseLayout(json: unknown): Layout {
   if (json.partitions.length > 128) fail("E_LAYOUT", `GPT holds at most 128 partitions, got ${json.partitions.length}`, "partitions");
   const partitions = json.partitions.map((p, i) => parsePartition(p, i, architecture));
   const outputs = json.outputs === undefined ? [{ format: "raw" as const }] : parseOutputs(json.outputs);
-  return { seed, sourceDateEpoch, size, sectorSize, alignmentBytes, architecture, ownership, partitions, outputs };
+  const ownershipManifest = json.ownershipManifest === undefined ? undefined : str(json.ownershipManifest, "ownershipManifest");
+  return { seed, sourceDateEpoch, size, sectorSize, alignmentBytes, architecture, ownership, ownershipManifest, partitions, outputs };
 }
 
 function parsePartition(p: unknown, index: number, arch: Architecture): PartitionSpec {

@@ -1,0 +1,202 @@
+/**
+ * Ownership manifest: sets owners, modes and xattrs, and adds entries an
+ * unprivileged build cannot create (device nodes, setuid files owned by
+ * root, capabilities, SELinux labels). Format, one entry per line:
+ *
+ *   # comment
+ *   /path  key=value ...
+ *
+ * keys:
+ *   type=dir|file|symlink|char|block|fifo   (required for entries not in the tree)
+ *   mode=0755        octal, permission bits incl. setuid/setgid/sticky
+ *   uid=N gid=N
+ *   device=MAJOR,MINOR                       (char and block)
+ *   target=PATH                              (symlink)
+ *   mtime=SECONDS                            (created entries; default 0)
+ *   cap=cap_net_raw+ep                       security.capability (several clauses: cap="a+ep b+i")
+ *   xattr.NAME=VALUE                         any xattr; VALUE is text, or 0x-prefixed hex
+ *   override                                 allow replacing a tree entry of another type
+ *
+ * Values with spaces are double-quoted ("a b"; \" and \\ escape). Lines are
+ * applied in path order, not file order; a path listed twice is an error.
+ * Entries not in the tree are created (empty, for files); parents must exist
+ * in the tree or in the manifest. An entry whose type differs from the tree's
+ * is an error unless marked `override`.
+ */
+import { MkdiskError, fail } from "../bin/errors.js";
+import { compareBytes, utf8 } from "../bin/text.js";
+import { encodeCapability } from "./capability.js";
+import type { NodeType, Tree, TreeNode, Xattr } from "./types.js";
+
+export interface ManifestEntry {
+  readonly path: string;
+  readonly line: number;
+  readonly type?: NodeType;
+  readonly mode?: number;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly device?: [number, number];
+  readonly target?: string;
+  readonly mtimeSec?: number;
+  readonly xattrs: Xattr[];
+  readonly override: boolean;
+}
+
+const TYPE_NAMES: Record<string, NodeType> = { dir: "dir", file: "file", symlink: "symlink", char: "chardev", block: "blockdev", fifo: "fifo" };
+
+function tokens(line: string, where: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < line.length) {
+    while (line[i] === " " || line[i] === "\t") i++;
+    if (i >= line.length) break;
+    let tok = "";
+    while (i < line.length && line[i] !== " " && line[i] !== "\t") {
+      if (line[i] === '"') {
+        i++;
+        while (i < line.length && line[i] !== '"') {
+          if (line[i] === "\\" && i + 1 < line.length) i++;
+          tok += line[i++];
+        }
+        if (line[i] !== '"') fail("E_LAYOUT", `unterminated quote`, where);
+        i++;
+      } else tok += line[i++];
+    }
+    out.push(tok);
+  }
+  return out;
+}
+
+function int(v: string, where: string, key: string, radix = 10): number {
+  const re = radix === 8 ? /^[0-7]{1,6}$/ : /^\d+$/;
+  if (!re.test(v)) fail("E_LAYOUT", `${key}=${v}: expected a ${radix === 8 ? "octal mode like 0755" : "whole number"}`, where);
+  const n = parseInt(v, radix);
+  if (n > 0xffffffff) fail("E_LAYOUT", `${key}=${v} is too large`, where);
+  return n;
+}
+
+export function parseManifest(text: string, file: string): ManifestEntry[] {
+  const entries: ManifestEntry[] = [];
+  const seen = new Set<string>();
+  text.split("\n").forEach((raw, idx) => {
+    const line = idx + 1;
+    const where = `${file}:${line}`;
+    const t = raw.replace(/\r$/, "");
+    if (/^\s*(#|$)/.test(t)) return;
+    const [path, ...rest] = tokens(t, where);
+    if (!path.startsWith("/")) fail("E_LAYOUT", `expected an absolute path first, got "${path}"`, where);
+    const norm = "/" + path.split("/").filter((c) => c && c !== ".").join("/");
+    if (norm.split("/").includes("..")) fail("E_LAYOUT", `".." is not allowed in "${path}"`, where);
+    if (seen.has(norm)) fail("E_LAYOUT", `${norm} is listed twice`, where);
+    seen.add(norm);
+    const e: { -readonly [K in keyof ManifestEntry]: ManifestEntry[K] } = { path: norm, line, xattrs: [], override: false };
+    for (const kv of rest) {
+      if (kv === "override") {
+        e.override = true;
+        continue;
+      }
+      const eq = kv.indexOf("=");
+      if (eq < 0) fail("E_LAYOUT", `expected key=value, got "${kv}"`, where);
+      const k = kv.slice(0, eq);
+      const v = kv.slice(eq + 1);
+      if (k === "type") {
+        e.type = TYPE_NAMES[v];
+        if (!e.type) fail("E_LAYOUT", `type=${v}: expected one of ${Object.keys(TYPE_NAMES).join(", ")}`, where);
+      } else if (k === "mode") e.mode = int(v, where, k, 8);
+      else if (k === "uid") e.uid = int(v, where, k);
+      else if (k === "gid") e.gid = int(v, where, k);
+      else if (k === "mtime") e.mtimeSec = int(v, where, k);
+      else if (k === "target") e.target = v;
+      else if (k === "device") {
+        const m = /^(\d+),(\d+)$/.exec(v);
+        if (!m) fail("E_LAYOUT", `device=${v}: expected MAJOR,MINOR`, where);
+        e.device = [int(m[1], where, "major"), int(m[2], where, "minor")];
+      } else if (k === "cap") e.xattrs.push({ name: "security.capability", value: encodeCapability(v, where) });
+      else if (k.startsWith("xattr.")) {
+        const name = k.slice(6);
+        if (!/^(user|trusted|security|system)\.[^\s]+$/.test(name)) fail("E_LAYOUT", `xattr name "${name}" must start with user., trusted., security. or system.`, where);
+        let value: Uint8Array;
+        if (/^0x([0-9a-f]{2})*$/i.test(v)) value = Uint8Array.from(Buffer.from(v.slice(2), "hex"));
+        else value = utf8(v);
+        e.xattrs.push({ name, value });
+      } else fail("E_LAYOUT", `unknown key "${k}"; allowed: type, mode, uid, gid, device, target, mtime, cap, xattr.NAME, override`, where);
+    }
+    if (e.type === "chardev" || e.type === "blockdev") {
+      if (!e.device) fail("E_LAYOUT", `a ${e.type === "chardev" ? "char" : "block"} device needs device=MAJOR,MINOR`, where);
+    } else if (e.device) fail("E_LAYOUT", `device= only applies to type=char or type=block`, where);
+    if (e.type === "symlink" && e.target === undefined) fail("E_LAYOUT", `a symlink needs target=PATH`, where);
+    if (e.target !== undefined && e.type !== "symlink") fail("E_LAYOUT", `target= only applies to type=symlink`, where);
+    const names = e.xattrs.map((x) => x.name);
+    if (new Set(names).size !== names.length) fail("E_LAYOUT", `an xattr is set twice`, where);
+    entries.push(e);
+  });
+  return entries.sort((a, b) => compareBytes(utf8(a.path), utf8(b.path)));
+}
+
+type Mutable = { -readonly [K in keyof TreeNode]: TreeNode[K] };
+
+/** Returns a new tree with the manifest applied (the input tree is not modified). */
+export function applyManifest(tree: Tree, entries: readonly ManifestEntry[], file: string): Tree {
+  const clone = (n: TreeNode): Mutable => ({ ...n, children: n.children?.map(clone) }) as Mutable;
+  const root = clone(tree.root);
+  let count = tree.nodeCount;
+  const find = (path: string): { parent: Mutable | undefined; node: Mutable | undefined; name: Uint8Array } => {
+    if (path === "/") return { parent: undefined, node: root, name: new Uint8Array(0) };
+    const comps = path.split("/").filter((c) => c);
+    let cur: Mutable | undefined = root;
+    for (let i = 0; i < comps.length - 1 && cur; i++) {
+      const nm = utf8(comps[i]);
+      cur = cur.children?.find((c) => compareBytes(c.name, nm) === 0) as Mutable | undefined;
+    }
+    const name = utf8(comps[comps.length - 1]);
+    const node = cur?.children?.find((c) => compareBytes(c.name, name) === 0) as Mutable | undefined;
+    return { parent: cur, node, name };
+  };
+  for (const e of entries) {
+    const where = `${file}:${e.line}`;
+    const { parent, node, name } = find(e.path);
+    const mergeX = (old: readonly Xattr[] | undefined) => {
+      const m = new Map((old ?? []).map((x) => [x.name, x.value]));
+      for (const x of e.xattrs) m.set(x.name, x.value);
+      const list = [...m].map(([n, value]) => ({ name: n, value }));
+      list.sort((a, b) => compareBytes(utf8(a.name), utf8(b.name)));
+      return list.length ? list : undefined;
+    };
+    if (node && (e.type === undefined || e.type === node.type)) {
+      if (e.mode !== undefined) node.mode = e.mode;
+      if (e.uid !== undefined) node.uid = e.uid;
+      if (e.gid !== undefined) node.gid = e.gid;
+      if (e.mtimeSec !== undefined) node.mtime = { sec: e.mtimeSec, nsec: 0 };
+      if (e.device) [node.rdevMajor, node.rdevMinor] = e.device;
+      if (e.target !== undefined) node.linkTarget = utf8(e.target);
+      node.xattrs = mergeX(node.xattrs);
+      continue;
+    }
+    if (node && !e.override) {
+      throw new MkdiskError("E_LAYOUT", `${e.path} is a ${node.type} in the tree but the manifest says ${e.type}; add "override" to replace it`, where);
+    }
+    if (!e.type) fail("E_LAYOUT", `${e.path} is not in the tree: give type= to create it`, where);
+    if (!parent || parent.type !== "dir") fail("E_LAYOUT", `cannot create ${e.path}: its parent directory is not in the tree or the manifest`, where);
+    const created: Mutable = {
+      name,
+      path: e.path,
+      sourcePath: Buffer.from("/dev/null"),
+      type: e.type,
+      mode: e.mode ?? (e.type === "dir" ? 0o755 : e.type === "symlink" ? 0o777 : 0o644),
+      uid: e.uid ?? 0,
+      gid: e.gid ?? 0,
+      sizeBytes: 0,
+      mtime: { sec: e.mtimeSec ?? 0, nsec: 0 },
+    };
+    if (e.type === "dir") created.children = node?.type === "dir" ? node.children : [];
+    if (e.device) [created.rdevMajor, created.rdevMinor] = e.device;
+    if (e.target !== undefined) created.linkTarget = utf8(e.target);
+    created.xattrs = mergeX(undefined);
+    const kids = parent.children as TreeNode[];
+    if (node) kids.splice(kids.indexOf(node), 1);
+    else count++;
+    kids.push(created);
+    kids.sort((a, b) => compareBytes(a.name, b.name));
+  }
+  return { root, nodeCount: count };
+}

@@ -1,0 +1,84 @@
+/** The ownership manifest: parsing, applying, and coded errors naming the line. */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MkdiskError } from "../../src/bin/errors.js";
+import { encodeCapability } from "../../src/tree/capability.js";
+import { applyManifest, parseManifest } from "../../src/tree/manifest.js";
+import { scanTree } from "../../src/tree/scan.js";
+import { walkTree } from "../../src/tree/select.js";
+import { runOk, tempDir } from "../helpers/tools.js";
+
+let tmp: ReturnType<typeof tempDir>;
+beforeAll(() => {
+  tmp = tempDir();
+  mkdirSync(join(tmp.path, "r/dev"), { recursive: true });
+  mkdirSync(join(tmp.path, "r/usr/bin"), { recursive: true });
+  writeFileSync(join(tmp.path, "r/usr/bin/ping"), "ELF");
+  writeFileSync(join(tmp.path, "r/usr/bin/su"), "ELF");
+});
+afterAll(() => tmp.cleanup());
+
+const MANIFEST = `# devices an unprivileged build cannot create
+/dev/console type=char mode=0600 uid=0 gid=5 device=5,1
+/dev/null    type=char mode=0666 device=1,3
+/usr/bin/su  mode=4755 uid=0 gid=0
+/usr/bin/ping cap=cap_net_raw+ep xattr.security.selinux="system_u:object_r:ping_exec_t:s0"
+/run type=dir mode=0755
+`;
+
+describe("ownership manifest", () => {
+  it("sets owners and modes, creates devices, adds capabilities and labels", () => {
+    const t = applyManifest(scanTree(join(tmp.path, "r")), parseManifest(MANIFEST, "m.txt"), "m.txt");
+    const by = new Map([...walkTree(t.root)].map((n) => [n.path, n]));
+    expect(by.get("/dev/console")).toMatchObject({ type: "chardev", mode: 0o600, uid: 0, gid: 5, rdevMajor: 5, rdevMinor: 1 });
+    expect(by.get("/dev/null")).toMatchObject({ type: "chardev", mode: 0o666, rdevMajor: 1, rdevMinor: 3 });
+    expect(by.get("/usr/bin/su")).toMatchObject({ type: "file", mode: 0o4755, uid: 0, gid: 0, sizeBytes: 3 });
+    expect(by.get("/run")).toMatchObject({ type: "dir", mode: 0o755 });
+    const ping = by.get("/usr/bin/ping")!;
+    expect(ping.xattrs!.map((x) => x.name)).toEqual(["security.capability", "security.selinux"]);
+    expect(Buffer.from(ping.xattrs![1].value).toString()).toBe("system_u:object_r:ping_exec_t:s0");
+    // Created entries are inserted in byte order.
+    for (const n of walkTree(t.root)) {
+      const names = (n.children ?? []).map((c) => Buffer.from(c.name));
+      expect(names).toEqual([...names].sort(Buffer.compare));
+    }
+  });
+
+  it("encodes capabilities as setcap does (getcap reads them back)", () => {
+    const f = join(tmp.path, "capfile");
+    writeFileSync(f, "x");
+    runOk("setcap", ["cap_net_raw,cap_net_admin+ep", f]);
+    const want = runOk("getfattr", ["--absolute-names", "-e", "hex", "-n", "security.capability", f]).match(/=0x([0-9a-f]+)/)![1];
+    expect(Buffer.from(encodeCapability("cap_net_admin,cap_net_raw+ep", "t")).toString("hex")).toBe(want);
+  });
+
+  it("gives coded errors naming the line", () => {
+    const cases: [string, RegExp][] = [
+      ["relative type=dir", /m:1: expected an absolute path/],
+      ["/x type=socket", /m:1: type=socket/],
+      ["/dev/x type=char", /m:1: .*device=MAJOR,MINOR/],
+      ["/a mode=999", /m:1: mode=999/],
+      ["# c\n/a uid=1\n/a gid=2", /m:3: \/a is listed twice/],
+      ["/a bogus=1", /m:1: unknown key "bogus"/],
+      ['/a xattr.user.x="unterminated', /m:1: unterminated quote/],
+      ["/a cap=cap_flying+ep", /m:1: unknown capability/],
+    ];
+    for (const [text, re] of cases) {
+      let err: unknown;
+      try {
+        parseManifest(text, "m");
+      } catch (e) {
+        err = e;
+      }
+      expect(err, text).toBeInstanceOf(MkdiskError);
+      expect((err as Error).message, text).toMatch(re);
+    }
+    const tree = scanTree(join(tmp.path, "r"));
+    expect(() => applyManifest(tree, parseManifest("/usr/bin/su type=dir", "m"), "m")).toThrow(/m:1: .*override/);
+    expect(() => applyManifest(tree, parseManifest("/nope/x type=file", "m"), "m")).toThrow(/m:1: cannot create/);
+    expect(() => applyManifest(tree, parseManifest("/absent mode=0644", "m"), "m")).toThrow(/m:1: .*give type=/);
+    const replaced = applyManifest(tree, parseManifest("/usr/bin/su type=dir override", "m"), "m");
+    expect([...walkTree(replaced.root)].find((n) => n.path === "/usr/bin/su")!.type).toBe("dir");
+  });
+});
