@@ -23,6 +23,9 @@ import { canonicalJson, parseLayout, type Layout, type OutputFormat } from "./la
 import { scanRootfs } from "./tree/index.js";
 import type { Tree } from "./tree/types.js";
 import { createSink } from "./outputs.js";
+import { DigestSink } from "./io/digest.js";
+import { makeManifest, partitionRanges, treeDigest, type BuildManifest } from "./manifest/index.js";
+import { VERSION } from "./version.js";
 
 export interface OutputRequest {
   readonly format: OutputFormat;
@@ -48,6 +51,10 @@ export interface BuildOptions {
   readonly force?: boolean;
   readonly workers?: number;
   readonly progress?: PumpProgress;
+  /** The layout JSON as written (recorded in the manifest when `layout` is a parsed Layout). */
+  readonly rawLayout?: unknown;
+  /** Also compute a build manifest (tree digest, disk and partition SHA-256). */
+  readonly manifest?: boolean;
   /** Non-fatal problems (e.g. xattrs that cannot be read). */
   readonly onWarning?: (message: string) => void;
 }
@@ -57,6 +64,7 @@ export interface BuildResult {
   readonly seed: string;
   readonly sourceDateEpoch: number | undefined;
   readonly outputs: readonly { format: OutputFormat; path: string; sha256: string }[];
+  readonly manifest?: BuildManifest;
 }
 
 function isLayout(v: unknown): v is Layout {
@@ -109,6 +117,7 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
   const plan = planDisk(layout, tree, ctx);
 
   const temps: TempOutput[] = [];
+  let digestResult: DigestSink["result"];
   try {
     const sinks: ImageSink[] = [];
     for (const o of opts.outputs) {
@@ -116,7 +125,10 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
       temps.push(t);
       sinks.push(createSink(o, t.fd, ctx, opts.workers));
     }
+    const digest = opts.manifest ? new DigestSink(partitionRanges(plan)) : undefined;
+    if (digest) sinks.push(digest);
     await pump(plan.extents(), plan.totalBytes, sinks, opts.progress);
+    digestResult = digest?.result;
     for (const t of temps) t.commit();
   } catch (e) {
     for (const t of temps) t.abort();
@@ -124,7 +136,15 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
   }
   const outputs = [];
   for (const o of opts.outputs) outputs.push({ format: o.format, path: o.path, sha256: await sha256OfFile(o.path) });
-  return { plan, seed: formatUuid(ctx.seed), sourceDateEpoch: ctx.epochSec, outputs };
+  const seed = formatUuid(ctx.seed);
+  const manifest = digestResult
+    ? makeManifest({
+        version: VERSION, layout: opts.rawLayout ?? (isLayout(opts.layout) ? layoutToJson(opts.layout) : opts.layout), seed,
+        sourceDateEpoch: ctx.epochSec, tree: tree ? treeDigest(tree) : null, plan, digest: digestResult,
+        outputs: outputs.map((o) => ({ format: o.format, sha256: o.sha256 })),
+      })
+    : undefined;
+  return { plan, seed, sourceDateEpoch: ctx.epochSec, outputs, manifest };
 }
 
 /** A parsed layout back to plain JSON, for the default seed when a Layout object is passed in. */

@@ -4,17 +4,17 @@
  * environment: SOURCE_DATE_EPOCH, and whether stderr is a terminal.
  */
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { dirname, extname } from "node:path";
 import { parseArgs } from "node:util";
 import { MkdiskError, type ErrorCode } from "../bin/errors.js";
 import { buildDisk, type OutputRequest } from "../build.js";
 import { lintMain } from "./lint.js";
-import { removeTempFiles } from "../io/output.js";
+import { VERSION } from "../version.js";
+import { checkOutputPath, removeTempFiles, writeTextAtomic } from "../io/output.js";
+import { verifyMain } from "./verify.js";
 import { OUTPUT_FORMATS, parseLayout, type OutputFormat } from "../layout/schema.js";
 
-const require = createRequire(import.meta.url);
-export const VERSION: string = (require("../../package.json") as { version: string }).version;
+export { VERSION };
 
 /** Exit statuses, documented in README.md. */
 export const EXIT: Record<ErrorCode, number> & { OK: number; INTERRUPTED: number } = {
@@ -36,6 +36,7 @@ const HELP = `mkdisk ${VERSION}: reproducible bootable disk images
 Usage:
   mkdisk [build] --rootfs DIR --layout FILE -o OUT [options]
   mkdisk lint --rootfs DIR [--source-date-epoch N] [--json]
+  mkdisk verify --manifest FILE --rootfs DIR [--json]
 
 Options:
   -r, --rootfs DIR            root filesystem directory to copy files from
@@ -53,6 +54,8 @@ Options:
       --workers N             compression threads (output does not depend on it)
       --force                 replace existing outputs
       --json                  print the result as JSON on stdout
+      --manifest FILE         write a build manifest (inputs, ids, SHA-256 of disk,
+                              partitions and outputs) for mkdisk verify
   -h, --help                  this help
   -V, --version               the version
 
@@ -83,6 +86,7 @@ function progressBar(): ((done: number, total: number) => void) | undefined {
 
 const SUBCOMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   lint: lintMain,
+  verify: verifyMain,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -108,6 +112,7 @@ export async function main(argv: string[]): Promise<number> {
         "ownership-manifest": { type: "string" },
         force: { type: "boolean" },
         json: { type: "boolean" },
+        manifest: { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
       },
@@ -171,8 +176,10 @@ export async function main(argv: string[]): Promise<number> {
   if (missing) usage(`no output path for format ${missing.format}: give -o OUT (or "path" in the layout's outputs)`);
   if (v.compress && !outputs.some((o) => o.format === "qcow2" || o.format === "vmdk")) usage("--compress applies to qcow2 output");
 
+  if (v.manifest !== undefined) checkOutputPath(v.manifest, v.force ?? false);
   const result = await buildDisk({
-    layout,
+    layout: raw,
+    manifest: v.manifest !== undefined,
     rootfs: v.rootfs,
     outputs,
     seed: v.seed,
@@ -185,6 +192,7 @@ export async function main(argv: string[]): Promise<number> {
     progress: progressBar(),
     onWarning: (m) => process.stderr.write(`mkdisk: warning: ${m}\n`),
   });
+  if (v.manifest !== undefined && result.manifest) writeTextAtomic(v.manifest, JSON.stringify(result.manifest, null, 2) + "\n", v.force ?? false);
   if (v.json) {
     process.stdout.write(
       JSON.stringify(

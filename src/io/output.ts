@@ -5,7 +5,7 @@
  * replaced only when `force` is set. Temporary files are removed on failure
  * and, through `removeTempFiles`, on Ctrl-C (the CLI installs the handler).
  */
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, unlinkSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { MkdiskError } from "../bin/errors.js";
 
@@ -75,4 +75,18 @@ export function openTempOutput(path: string, force: boolean): TempOutput {
       live.delete(tempPath);
     },
   };
+}
+
+/** Writes a small text file (a manifest) through a temporary file and rename. */
+export function writeTextAtomic(path: string, text: string, force: boolean): void {
+  const t = openTempOutput(path, force);
+  try {
+    let done = 0;
+    const b = Buffer.from(text);
+    while (done < b.length) done += writeSync(t.fd, b, done, b.length - done);
+    t.commit();
+  } catch (e) {
+    t.abort();
+    throw e;
+  }
 }

@@ -1,0 +1,173 @@
+#!/usr/bin/env node
+// npm run bench: mkdisk side by side with the C tools doing the same work, and
+// with a plain copy of the same bytes, in one run, alternating, several rounds.
+// Prints a Markdown table of medians, ratios and peak RSS, and writes it to
+// bench/results/latest.md with the machine's description.
+//
+// Inputs are prepared reproducibly and cached in bench/.cache:
+//   minbase: debootstrap --variant=minbase bookworm (Debian's archive)
+//   esp:     an ESP-like tree: a 12 MiB and a 48 MiB blob (kernel and initrd
+//            stand-ins, fixed pseudo-random content) plus 300 small files
+// Usage: node bench/run.mjs [--rounds N] [--only ext4,fat32,qcow2,e2e,raw]
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, totalmem, tmpdir, release } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { listFiles, race, table } from "./lib.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..");
+const cli = join(root, "dist/cli/main.js");
+const cache = join(here, ".cache");
+const { values: opt } = parseArgs({ options: { rounds: { type: "string", default: "5" }, only: { type: "string" } } });
+const rounds = Number(opt.rounds);
+const only = opt.only ? new Set(opt.only.split(",")) : undefined;
+const want = (k) => !only || only.has(k);
+mkdirSync(cache, { recursive: true });
+
+function sh(cmd) {
+  const r = spawnSync("bash", ["-c", cmd], { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${cmd}\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+function prepareMinbase() {
+  const dir = join(cache, "minbase");
+  if (existsSync(join(dir, ".done"))) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  console.error("bench: debootstrap --variant=minbase bookworm (once, cached)…");
+  sh(`debootstrap --variant=minbase bookworm ${dir} http://deb.debian.org/debian >/dev/null`);
+  writeFileSync(join(dir, ".done"), "");
+  return dir;
+}
+
+function prepareEsp() {
+  const dir = join(cache, "esp");
+  if (existsSync(join(dir, ".done"))) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, "EFI/BOOT"), { recursive: true });
+  mkdirSync(join(dir, "loader/entries"), { recursive: true });
+  // Fixed pseudo-random content (incompressible like a kernel), from a seeded generator.
+  const blob = (path, bytes, seed) => {
+    const b = Buffer.alloc(bytes);
+    let x = seed >>> 0;
+    for (let i = 0; i < bytes; i += 4) {
+      x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+      b.writeUInt32LE(x, i);
+    }
+    writeFileSync(path, b);
+  };
+  blob(join(dir, "vmlinuz"), 12 << 20, 1);
+  blob(join(dir, "initrd.img"), 48 << 20, 2);
+  blob(join(dir, "EFI/BOOT/BOOTX64.EFI"), 100 << 10, 3);
+  for (let i = 0; i < 300; i++) {
+    const d = join(dir, "extra", `d${i % 10}`);
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, `file-${i}.conf`), `entry ${i}\n`.repeat(1 + (i % 50)));
+  }
+  writeFileSync(join(dir, "loader/loader.conf"), "timeout 3\n");
+  writeFileSync(join(dir, ".done"), "");
+  return dir;
+}
+
+const work = mkdtempSync(join(tmpdir(), "mkdisk-bench-"));
+const out = [];
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}`;
+out.push(`# mkdisk benchmarks\n\nMachine: ${machine}. Warm page cache, ${rounds} rounds alternating, medians.\n`);
+
+function layout(path, parts, extra = {}) {
+  writeFileSync(path, JSON.stringify({ seed: "0e9a6fe0-68f6-408c-bbeb-136054d20445", sourceDateEpoch: 1662046009, size: "auto", partitions: parts, ...extra }));
+  return path;
+}
+const floor = (tree) => {
+  const list = join(work, `list-${Math.random().toString(36).slice(2)}.txt`);
+  writeFileSync(list, listFiles(tree).map((f) => f.path).join("\0"));
+  sh(`xargs -0 cat < ${list} > /dev/null`); // warm
+  return { name: "cat (copy floor)", cmd: `xargs -0 cat < ${list} > ${work}/floor.out` };
+};
+const clean = () => {
+  for (const f of readdirSync(work)) if (/\.(img|qcow2|vmdk|out)$/.test(f)) rmSync(join(work, f), { force: true });
+};
+function treeMiB(tree) {
+  return (listFiles(tree).reduce((a, f) => a + f.size, 0) / 2 ** 20).toFixed(0);
+}
+
+try {
+  const minbase = want("ext4") || want("e2e") ? prepareMinbase() : undefined;
+  const esp = want("fat32") || want("e2e") ? prepareEsp() : undefined;
+
+  if (want("ext4")) {
+    const L = layout(join(work, "ext4.json"), [{ type: "root", format: "ext4", size: "1G", copyFiles: ["/:/"] }]);
+    const res = race([
+      floor(minbase),
+      { name: "mkdisk ext4", cmd: `node ${cli} --rootfs ${minbase} --layout ${L} -o ${work}/m.img` },
+      { name: "mke2fs -d", cmd: `mke2fs -q -F -t ext4 -b 4096 -d ${minbase} ${work}/c.img 1G` },
+    ], rounds, clean);
+    out.push(table(`ext4: Debian minbase (${listFiles(minbase).length} files, ${treeMiB(minbase)} MiB), 1 GiB filesystem`, res, "mke2fs -d"));
+  }
+  if (want("fat32")) {
+    const L = layout(join(work, "esp.json"), [{ type: "esp", format: "vfat", size: "512M", copyFiles: ["/:/"] }]);
+    const res = race([
+      floor(esp),
+      { name: "mkdisk fat32", cmd: `node ${cli} --rootfs ${esp} --layout ${L} -o ${work}/m.img` },
+      { name: "mkfs.vfat + mcopy", cmd: `mkfs.vfat -F 32 -i 12345678 -C ${work}/c.img 524288 >/dev/null && MTOOLS_SKIP_CHECK=1 mcopy -i ${work}/c.img -s -p -Q -m ${esp}/* ::/` },
+    ], rounds, clean);
+    out.push(table(`FAT32: ESP-like tree (${listFiles(esp).length} files, ${treeMiB(esp)} MiB), 512 MiB filesystem`, res, "mkfs.vfat + mcopy"));
+  }
+  if (want("e2e") || want("qcow2")) {
+    // One disk: ESP from the esp tree, root from minbase.
+    const stage = join(cache, "e2e-root");
+    if (!existsSync(join(stage, ".done"))) {
+      rmSync(stage, { recursive: true, force: true });
+      mkdirSync(stage);
+      sh(`cp -a ${prepareMinbase()} ${stage}/root && cp -a ${prepareEsp()} ${stage}/esp && touch ${stage}/.done`);
+    }
+    const parts = [
+      { type: "esp", format: "vfat", size: "512M", copyFiles: ["/esp:/"] },
+      { type: "root", format: "ext4", size: "1G", copyFiles: ["/root:/"] },
+    ];
+    const L = layout(join(work, "disk.json"), parts);
+    const cPipeline = (fmt) =>
+      [
+        `truncate -s $((1069056 + 512*1048576 + 1024*1048576)) ${work}/c.img`,
+        `printf 'label: gpt\\nstart=2048, size=1048576, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\\nsize=2097152, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709\\n' | sfdisk -q ${work}/c.img`,
+        `mkfs.vfat -F 32 -i 12345678 -C ${work}/esp.out 524288 >/dev/null`,
+        `MTOOLS_SKIP_CHECK=1 mcopy -i ${work}/esp.out -s -p -Q -m ${stage}/esp/* ::/`,
+        `mke2fs -q -F -t ext4 -b 4096 -d ${stage}/root ${work}/root.out 1G`,
+        `dd if=${work}/esp.out of=${work}/c.img bs=1M seek=1 conv=notrunc,sparse status=none`,
+        `dd if=${work}/root.out of=${work}/c.img bs=1M seek=513 conv=notrunc,sparse status=none`,
+        ...(fmt === "qcow2" ? [`qemu-img convert -f raw -O qcow2 ${work}/c.img ${work}/c.qcow2`] : []),
+      ].join(" && ");
+    if (want("e2e")) {
+      const res = race([
+        floor(stage),
+        { name: "mkdisk raw", cmd: `node ${cli} --rootfs ${stage} --layout ${L} -o ${work}/m.img` },
+        { name: "C pipeline raw", cmd: cPipeline("raw") },
+        { name: "mkdisk qcow2", cmd: `node ${cli} --rootfs ${stage} --layout ${L} --format qcow2 -o ${work}/m.qcow2` },
+        { name: "C pipeline qcow2", cmd: cPipeline("qcow2") },
+      ], rounds, clean);
+      out.push(table(`end to end: ESP + minbase root (${treeMiB(stage)} MiB), raw and qcow2`, res, "C pipeline raw"));
+    }
+    if (want("qcow2")) {
+      sh(`node ${cli} --rootfs ${stage} --layout ${L} -o ${work}/src.raw --force`);
+      const res = race([
+        { name: "cp --sparse (copy floor)", cmd: `cp --sparse=always ${work}/src.raw ${work}/floor.out` },
+        { name: "qemu-img convert qcow2", cmd: `qemu-img convert -f raw -O qcow2 ${work}/src.raw ${work}/q.qcow2` },
+        { name: "mkdisk convert qcow2", cmd: `node ${cli} convert ${work}/src.raw -O qcow2 ${work}/m.qcow2` },
+        { name: "qemu-img convert -c", cmd: `qemu-img convert -c -f raw -O qcow2 ${work}/src.raw ${work}/qc.qcow2` },
+        { name: "mkdisk convert qcow2 -c", cmd: `node ${cli} convert ${work}/src.raw -O qcow2 --compress ${work}/mc.qcow2` },
+        { name: "qemu-img convert vmdk", cmd: `qemu-img convert -f raw -O vmdk -o subformat=streamOptimized ${work}/src.raw ${work}/q.vmdk` },
+        { name: "mkdisk convert vmdk", cmd: `node ${cli} convert ${work}/src.raw -O vmdk ${work}/m.vmdk` },
+      ], Math.max(1, Math.min(rounds, 3)), clean);
+      out.push(table(`image formats: converting the end-to-end raw disk`, res, "qemu-img convert qcow2"));
+    }
+  }
+  const text = out.join("\n");
+  process.stdout.write(text);
+  mkdirSync(join(here, "results"), { recursive: true });
+  writeFileSync(join(here, "results/latest.md"), text);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}

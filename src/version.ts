@@ -1,0 +1,4 @@
+/** The mkdisk version, from package.json (part of the reproducibility contract). */
+import { createRequire } from "node:module";
+
+export const VERSION: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
