@@ -12,6 +12,7 @@ import { lintMain } from "./lint.js";
 import { VERSION } from "../version.js";
 import { checkOutputPath, removeTempFiles, writeTextAtomic } from "../io/output.js";
 import { verifyMain } from "./verify.js";
+import { convertMain } from "./convert.js";
 import { OUTPUT_FORMATS, parseLayout, type OutputFormat } from "../layout/schema.js";
 
 export { VERSION };
@@ -37,6 +38,7 @@ Usage:
   mkdisk [build] --rootfs DIR --layout FILE -o OUT [options]
   mkdisk lint --rootfs DIR [--source-date-epoch N] [--json]
   mkdisk verify --manifest FILE --rootfs DIR [--json]
+  mkdisk convert IN -O raw|qcow2|vmdk OUT [--compress] [--force]
 
 Options:
   -r, --rootfs DIR            root filesystem directory to copy files from
@@ -87,6 +89,7 @@ function progressBar(): ((done: number, total: number) => void) | undefined {
 const SUBCOMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   lint: lintMain,
   verify: verifyMain,
+  convert: convertMain,
 };
 
 export async function main(argv: string[]): Promise<number> {

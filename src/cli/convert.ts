@@ -1,0 +1,46 @@
+/** `mkdisk convert IN -O raw|qcow2|vmdk OUT [--compress] [--force]`. */
+import { parseArgs } from "node:util";
+import { MkdiskError } from "../bin/errors.js";
+import { convertImage } from "../convert.js";
+import { OUTPUT_FORMATS, type OutputFormat } from "../layout/schema.js";
+
+export const CONVERT_HELP = `Usage: mkdisk convert IN -O raw|qcow2|vmdk OUT [--compress] [--seed UUID] [--force]
+
+Converts a raw, qcow2 or VMDK image. All-zero clusters are detected by
+content and left out. --seed sets the VMDK's CID and ddb.uuid.
+`;
+
+export async function convertMain(argv: string[]): Promise<number> {
+  let p;
+  try {
+    p = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        "output-format": { type: "string", short: "O" },
+        compress: { type: "boolean", short: "c" },
+        seed: { type: "string" },
+        workers: { type: "string" },
+        force: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw new MkdiskError("E_USAGE", `${(e as Error).message} (see mkdisk convert --help)`);
+  }
+  if (p.values.help) {
+    process.stdout.write(CONVERT_HELP);
+    return 0;
+  }
+  const [input, output, ...rest] = p.positionals;
+  if (!input || !output || rest.length) throw new MkdiskError("E_USAGE", "expected IN and OUT (see mkdisk convert --help)");
+  const fmt = p.values["output-format"];
+  if (!fmt || !(OUTPUT_FORMATS as readonly string[]).includes(fmt)) throw new MkdiskError("E_USAGE", `-O takes ${OUTPUT_FORMATS.join(", ")}`);
+  if (p.values.workers !== undefined && !/^[1-9]\d*$/.test(p.values.workers)) throw new MkdiskError("E_USAGE", "--workers takes a positive whole number");
+  await convertImage({
+    input, output, format: fmt as OutputFormat, compress: p.values.compress, seed: p.values.seed, force: p.values.force,
+    workers: p.values.workers ? Number(p.values.workers) : undefined,
+  });
+  return 0;
+}
