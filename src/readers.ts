@@ -12,3 +12,14 @@ export interface ImageReader {
 export function openImageReader(path: string, format: "qcow2" | "vmdk"): ImageReader {
   return fail("E_UNSUPPORTED", `reading ${format} images is not supported yet`, path);
 }
+
+export interface RandomImageReader {
+  readonly virtualBytes: number;
+  readAt(offsetBytes: number, lengthBytes: number): Uint8Array;
+  close(): void;
+}
+
+/** Random access to the guest bytes of a qcow2 or VMDK image. */
+export function openRandomReader(path: string, format: "qcow2" | "vmdk"): RandomImageReader {
+  return fail("E_UNSUPPORTED", `reading ${format} images is not supported yet`, path);
+}

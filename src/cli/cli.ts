@@ -13,6 +13,7 @@ import { VERSION } from "../version.js";
 import { checkOutputPath, removeTempFiles, writeTextAtomic } from "../io/output.js";
 import { verifyMain } from "./verify.js";
 import { convertMain } from "./convert.js";
+import { inspectMain } from "./inspect.js";
 import { OUTPUT_FORMATS, parseLayout, type OutputFormat } from "../layout/schema.js";
 
 export { VERSION };
@@ -39,6 +40,7 @@ Usage:
   mkdisk lint --rootfs DIR [--source-date-epoch N] [--json]
   mkdisk verify --manifest FILE --rootfs DIR [--json]
   mkdisk convert IN -O raw|qcow2|vmdk OUT [--compress] [--force]
+  mkdisk inspect IMAGE [--json]
 
 Options:
   -r, --rootfs DIR            root filesystem directory to copy files from
@@ -90,6 +92,7 @@ const SUBCOMMANDS: Record<string, (argv: string[]) => number | Promise<number>> 
   lint: lintMain,
   verify: verifyMain,
   convert: convertMain,
+  inspect: inspectMain,
 };
 
 export async function main(argv: string[]): Promise<number> {
