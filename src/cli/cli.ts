@@ -14,6 +14,7 @@ import { checkOutputPath, removeTempFiles, writeTextAtomic } from "../io/output.
 import { verifyMain } from "./verify.js";
 import { convertMain } from "./convert.js";
 import { inspectMain } from "./inspect.js";
+import { diffMain } from "./diff.js";
 import { OUTPUT_FORMATS, parseLayout, type OutputFormat } from "../layout/schema.js";
 
 export { VERSION };
@@ -41,6 +42,7 @@ Usage:
   mkdisk verify --manifest FILE --rootfs DIR [--json]
   mkdisk convert IN -O raw|qcow2|vmdk OUT [--compress] [--force]
   mkdisk inspect IMAGE [--json]
+  mkdisk diff A B [--json]
 
 Options:
   -r, --rootfs DIR            root filesystem directory to copy files from
@@ -93,6 +95,7 @@ const SUBCOMMANDS: Record<string, (argv: string[]) => number | Promise<number>> 
   verify: verifyMain,
   convert: convertMain,
   inspect: inspectMain,
+  diff: diffMain,
 };
 
 export async function main(argv: string[]): Promise<number> {
