@@ -24,6 +24,7 @@ import { scanRootfs } from "./tree/index.js";
 import type { Tree } from "./tree/types.js";
 import { createSink } from "./outputs.js";
 import { DigestSink } from "./io/digest.js";
+import { fileDataRuns } from "./io/holes.js";
 import { makeManifest, partitionRanges, treeDigest, type BuildManifest } from "./manifest/index.js";
 import { VERSION } from "./version.js";
 
@@ -114,7 +115,13 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
   }
 
   // Plan everything (and fail on bad input) before any output file exists.
-  const plan = planDisk(layout, tree, ctx);
+  const holes = fileDataRuns();
+  let plan: DiskPlan;
+  try {
+    plan = planDisk(layout, tree, ctx, { readDataRuns: holes.readDataRuns });
+  } finally {
+    holes.close();
+  }
 
   const temps: TempOutput[] = [];
   let digestResult: DigestSink["result"];

@@ -3,11 +3,12 @@
  * PlannedRegion (size + lazily generated extents) and can say how small a
  * partition may be for a given tree.
  */
-import { fail } from "../bin/errors.js";
 import type { Uuid } from "../bin/guid.js";
 import type { BuildContext } from "../context/index.js";
 import type { PlannedRegion } from "../io/extent.js";
 import { planSwap, SWAP_MIN_PAGES, SWAP_PAGE_BYTES } from "../swap/index.js";
+import { fat32MinimumSizeBytes, planFat32 } from "../fat32/index.js";
+import { ext4MinimumSizeBytes, planExt4, type ReadDataRuns } from "../ext4/index.js";
 import type { Tree } from "../tree/types.js";
 import type { FsFormat } from "./schema.js";
 
@@ -21,25 +22,55 @@ export interface FsRequest {
   readonly label: string;
   readonly ctx: BuildContext;
   readonly where: string;
+  /** Content-based hole detection for ext4 (a Node adapter injected by the caller). */
+  readonly readDataRuns?: ReadDataRuns;
+}
+
+export interface FsMinRequest {
+  readonly tree: Tree | undefined;
+  readonly sectorBytes: number;
+  readonly fsUuid: Uuid;
+  readonly label: string;
+  readonly where: string;
+  readonly readDataRuns?: ReadDataRuns;
 }
 
 export interface FsDriver {
   plan(req: FsRequest): PlannedRegion;
-  minimumBytes(tree: Tree | undefined, sectorBytes: number, where: string): number;
+  minimumBytes(req: FsMinRequest): number;
 }
+
+/** FAT volume id: the first 4 bytes of the filesystem UUID read as a hex number (repart's rule). */
+export function fatVolumeId(fsUuid: Uuid): number {
+  return ((fsUuid[0] << 24) | (fsUuid[1] << 16) | (fsUuid[2] << 8) | fsUuid[3]) >>> 0;
+}
+
+const EMPTY: Tree = {
+  root: { name: new Uint8Array(0), path: "/", sourcePath: Buffer.alloc(0), type: "dir", mode: 0o755, uid: 0, gid: 0, sizeBytes: 0, mtime: { sec: 0, nsec: 0 }, children: [] },
+  nodeCount: 1,
+};
 
 const swap: FsDriver = {
   plan: (r) => planSwap({ sizeBytes: r.sizeBytes, uuid: r.fsUuid, label: r.label }, r.where),
   minimumBytes: () => SWAP_MIN_PAGES * SWAP_PAGE_BYTES,
 };
 
-const notYet = (name: string): FsDriver => ({
-  plan: (r) => fail("E_UNSUPPORTED", `format "${name}" is not supported yet`, r.where),
-  minimumBytes: (_t, _s, where) => fail("E_UNSUPPORTED", `format "${name}" is not supported yet`, where),
-});
-
-export const FS_DRIVERS: Record<FsFormat, FsDriver> = {
-  swap,
-  vfat: notYet("vfat"),
-  ext4: notYet("ext4"),
+const vfat: FsDriver = {
+  plan: (r) =>
+    planFat32(r.tree ?? EMPTY, {
+      sizeBytes: r.sizeBytes,
+      sectorBytes: r.sectorBytes as 512 | 4096,
+      volumeId: fatVolumeId(r.fsUuid),
+      label: r.label,
+      ctx: r.ctx,
+      hiddenSectors: r.startLba,
+    }),
+  minimumBytes: (r) => fat32MinimumSizeBytes(r.tree ?? EMPTY, r.sectorBytes as 512 | 4096, { label: r.label }),
 };
+
+const ext4: FsDriver = {
+  plan: (r) => planExt4(r.tree ?? EMPTY, { sizeBytes: r.sizeBytes, uuid: r.fsUuid, label: r.label, ctx: r.ctx, readDataRuns: r.readDataRuns }),
+  minimumBytes: (r) => ext4MinimumSizeBytes(r.tree ?? EMPTY, { uuid: r.fsUuid, readDataRuns: r.readDataRuns }),
+};
+
+export const FS_DRIVERS: Record<FsFormat, FsDriver> = { swap, vfat, ext4 };

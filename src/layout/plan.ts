@@ -13,6 +13,7 @@ import { GPT_ATTR, isRootType } from "../gpt/types.js";
 import { parseCopyFiles, selectTree } from "../tree/select.js";
 import type { Tree } from "../tree/types.js";
 import { FS_DRIVERS } from "./filesystems.js";
+import type { ReadDataRuns } from "../ext4/index.js";
 import { placePartitions } from "./place.js";
 import type { Layout, PartitionSpec } from "./schema.js";
 import { formatSize } from "./units.js";
@@ -44,6 +45,8 @@ export interface DiskPlan {
 export interface PlanOptions {
   /** Bytes for the protective MBR's boot code area (BIOS boot loaders). */
   readonly mbrBootCode?: Uint8Array;
+  /** Content-based hole detection for ext4 files (Node adapter; see src/io/holes.ts). */
+  readonly readDataRuns?: ReadDataRuns;
 }
 
 function defaultLabels(layout: Layout): string[] {
@@ -87,7 +90,9 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
   });
   const minBytes = layout.partitions.map((p, i) => {
     const where = `partitions[${i}]`;
-    const fsMin = p.format ? FS_DRIVERS[p.format].minimumBytes(trees[i], sectorBytes, where) : 0;
+    const fsMin = p.format
+      ? FS_DRIVERS[p.format].minimumBytes({ tree: trees[i], sectorBytes, fsUuid: ctx.filesystemUuid(ids[i].uuid), label: p.fsLabel ?? ids[i].label, where, readDataRuns: opts.readDataRuns })
+      : 0;
     if (p.minBytes !== undefined && p.maxBytes === p.minBytes && fsMin > p.minBytes) {
       fail("E_FIT", `the ${p.format} content needs at least ${formatSize(fsMin)} (${fsMin} bytes); "size" is ${formatSize(p.minBytes)}. Raise "size"`, `${where}.size`);
     }
@@ -121,7 +126,7 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
     const region = p.format
       ? FS_DRIVERS[p.format].plan({
           format: p.format, tree: trees[i], sizeBytes: pl.sizeBytes, sectorBytes, startLba,
-          fsUuid: fsUuid!, label: p.fsLabel ?? ids[i].label, ctx, where,
+          fsUuid: fsUuid!, label: p.fsLabel ?? ids[i].label, ctx, where, readDataRuns: opts.readDataRuns,
         })
       : undefined;
     if (region && region.sizeBytes > pl.sizeBytes) fail("E_INTERNAL", `filesystem planned ${region.sizeBytes} bytes into a ${pl.sizeBytes}-byte partition`, where);

@@ -1,0 +1,31 @@
+/**
+ * Node adapter for content-based hole detection in ext4: a positional read
+ * with the last file kept open (files are scanned one after another).
+ */
+import { closeSync, openSync, readSync } from "node:fs";
+import { MkdiskError } from "../bin/errors.js";
+import { zeroBlockRuns } from "../ext4/holes.js";
+import type { ReadDataRuns } from "../ext4/index.js";
+
+export function fileDataRuns(): { readDataRuns: ReadDataRuns; close(): void } {
+  let openPath: string | Buffer | undefined;
+  let fd = -1;
+  const close = () => {
+    if (fd >= 0) closeSync(fd);
+    fd = -1;
+    openPath = undefined;
+  };
+  const readDataRuns = zeroBlockRuns((path, into, off) => {
+    if (path !== openPath) {
+      close();
+      try {
+        fd = openSync(path, "r");
+      } catch (e) {
+        throw new MkdiskError("E_TREE", `cannot open for reading: ${(e as Error).message}; check its permissions`, String(path));
+      }
+      openPath = path;
+    }
+    return readSync(fd, into, 0, into.length, off);
+  });
+  return { readDataRuns, close };
+}
