@@ -1,9 +1,10 @@
 /** Output format → ImageSink. */
-import { fail } from "./bin/errors.js";
 import type { BuildContext } from "./context/index.js";
-import { RawSink } from "./io/raw.js";
+import { RawSink, writeFully } from "./io/raw.js";
 import type { ImageSink } from "./io/sink.js";
 import type { OutputFormat } from "./layout/schema.js";
+import { Qcow2Sink } from "./qcow2/index.js";
+import { VmdkSink, type SequentialOut } from "./vmdk/index.js";
 
 export interface SinkRequest {
   readonly format: OutputFormat;
@@ -11,11 +12,18 @@ export interface SinkRequest {
   readonly clusterSize?: number;
 }
 
-export function createSink(o: SinkRequest, fd: number, _ctx: BuildContext, _workers?: number): ImageSink {
+/** Sequential writes to a file descriptor at its current position (a file or stdout). */
+export function fdStream(fd: number): SequentialOut {
+  return { write: (bytes) => writeFully(fd, bytes, null) };
+}
+
+export function createSink(o: SinkRequest, fd: number, ctx: BuildContext, workers?: number): ImageSink {
   switch (o.format) {
     case "raw":
       return new RawSink(fd);
-    default:
-      return fail("E_UNSUPPORTED", `output format "${o.format}" is not supported yet`);
+    case "qcow2":
+      return new Qcow2Sink(fd, { clusterBytes: o.clusterSize, compress: o.compress, workers });
+    case "vmdk":
+      return new VmdkSink(fdStream(fd), { ctx, workers });
   }
 }
