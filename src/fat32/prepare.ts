@@ -1,0 +1,207 @@
+/**
+ * Tree -> FAT directory plan (independent of the cluster size): validates
+ * every name and node, picks each entry's short name and case bits, counts
+ * directory entries. Everything that can be wrong with the input is found
+ * here, before any byte is written.
+ */
+import { fail } from "../bin/errors.js";
+import type { Timestamp } from "../context/index.js";
+import type { Tree, TreeNode } from "../tree/types.js";
+import { DIRENT_BYTES, LFN_UNITS_PER_ENTRY } from "./dirent.js";
+import {
+  MAX_TAIL,
+  basisName,
+  caseOnlyShortName,
+  decodeName,
+  exactShortName,
+  foldName,
+  tailedShortName,
+  validateLongName,
+} from "./names.js";
+
+/** Largest FAT file: DIR_FileSize is 32 bits. */
+export const MAX_FILE_BYTES = 0xffffffff;
+/** The Linux vfat driver refuses directories with more entries (FAT_MAX_DIR_ENTRIES). */
+export const MAX_DIR_ENTRIES = 65536;
+/** Symlink hops followed before giving up (Linux's MAXSYMLINKS). */
+const MAX_SYMLINK_HOPS = 40;
+
+export interface FatNode {
+  /** Display path in the tree (the link's path when a symlink was followed). */
+  readonly path: string;
+  readonly kind: "file" | "dir";
+  /** Long name as text. */
+  readonly name: string;
+  /** DIR_Name, 11 bytes. */
+  short: Uint8Array;
+  /** DIR_NTRes case bits. */
+  ntRes: number;
+  /** Long-name entries needed (0 when the short entry holds the name exactly). */
+  lfnEntries: number;
+  /** Clamped modification time. */
+  readonly mtime: Timestamp;
+  readonly sizeBytes: number;
+  readonly sourcePath: Buffer;
+  /** Directories: children in byte-wise order of their source names. */
+  readonly children?: FatNode[];
+  /** Directories: 32-byte slots used (".", "..", label, long-name and short entries). */
+  slots: number;
+}
+
+export interface PrepareOptions {
+  /** BuildContext.clamp */
+  clamp: (t: Timestamp) => Timestamp;
+  followSymlinks: boolean;
+  /** A volume-label entry goes in the root directory. */
+  labelEntry: boolean;
+}
+
+const bytesEq = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+const key11 = (n: Uint8Array) => String.fromCharCode(...n);
+
+/** Resolves a symlink inside the tree, returning the target node and its ancestor chain. */
+function resolveLink(link: TreeNode, chain: readonly TreeNode[], hops: number): { node: TreeNode; chain: TreeNode[] } {
+  if (hops > MAX_SYMLINK_HOPS) fail("E_TREE", `too many levels of symbolic links`, link.path);
+  const target = link.linkTarget ?? new Uint8Array(0);
+  const text = decodeName(target, link.path);
+  let cur: TreeNode[] = text.startsWith("/") ? [chain[0]] : [...chain];
+  const comps = text.split("/");
+  for (let i = 0; i < comps.length; i++) {
+    const c = comps[i];
+    if (c === "" || c === ".") continue;
+    if (c === "..") {
+      if (cur.length === 1) fail("E_TREE", `symlink target "${text}" points outside the copied tree; FAT cannot hold symlinks, so only links inside the tree can be followed`, link.path);
+      cur.pop();
+      continue;
+    }
+    const dir = cur[cur.length - 1];
+    const enc = new TextEncoder().encode(c);
+    let child = dir.children?.find((k) => bytesEq(k.name, enc));
+    if (!child) fail("E_TREE", `symlink target "${text}" does not exist inside the copied tree`, link.path);
+    let childChain = [...cur, child];
+    if (child.type === "symlink") {
+      const r = resolveLink(child, cur, hops + 1);
+      child = r.node;
+      childChain = r.chain;
+    }
+    if (i < comps.length - 1 && child.type !== "dir" && comps.slice(i + 1).some((x) => x !== "")) {
+      fail("E_TREE", `symlink target "${text}": ${child.path} is not a directory`, link.path);
+    }
+    cur = childChain;
+  }
+  return { node: cur[cur.length - 1], chain: cur };
+}
+
+export function prepareTree(tree: Tree, opts: PrepareOptions): FatNode {
+  /**
+   * `chain`: real ancestors of `n` in the tree (for resolving relative links);
+   * `open`: directories being visited (a followed link back into one is a loop).
+   */
+  const visit = (n: TreeNode, name: string, path: string, chain: readonly TreeNode[], open: Set<TreeNode>, isRoot: boolean): FatNode => {
+    let src = n;
+    let srcChain = [...chain, n];
+    if (n.type === "symlink") {
+      if (!opts.followSymlinks) fail("E_TREE", `is a symlink; FAT cannot hold symlinks (exclude it, or turn on following symlinks inside the tree)`, path);
+      const r = resolveLink(n, chain, 0);
+      src = r.node;
+      srcChain = r.chain;
+      if (open.has(src)) fail("E_TREE", `symlink leads back to ${src.path}, an enclosing directory: following it would never end`, path);
+    }
+    if (src.type !== "file" && src.type !== "dir") {
+      fail("E_TREE", `is a ${src.type}; FAT holds only regular files and directories (exclude it)`, path);
+    }
+    if (src.type === "file" && src.sizeBytes > MAX_FILE_BYTES) {
+      fail("E_TREE", `is ${src.sizeBytes} bytes; a FAT file holds at most ${MAX_FILE_BYTES} bytes (4 GiB - 1)`, path);
+    }
+    const base = {
+      path,
+      name,
+      short: new Uint8Array(11),
+      ntRes: 0,
+      lfnEntries: 0,
+      mtime: opts.clamp(src.mtime),
+      sourcePath: src.sourcePath,
+      slots: 0,
+    };
+    if (src.type === "file") return { ...base, kind: "file", sizeBytes: src.sizeBytes };
+    open.add(src);
+    const kids = (src.children ?? []).map((c) => {
+      const cname = decodeName(c.name, (path === "/" ? "" : path) + "/" + new TextDecoder().decode(c.name));
+      const cpath = (path === "/" ? "" : path) + "/" + cname;
+      validateLongName(cname, cpath);
+      return visit(c, cname, cpath, srcChain, open, false);
+    });
+    open.delete(src);
+    const dir: FatNode = { ...base, kind: "dir", sizeBytes: 0, children: kids };
+    assignShortNames(dir);
+    dir.slots = (isRoot ? (opts.labelEntry ? 1 : 0) : 2) + kids.reduce((s, k) => s + k.lfnEntries + 1, 0);
+    if (dir.slots > MAX_DIR_ENTRIES) {
+      fail("E_TREE", `directory needs ${dir.slots} 32-byte entries; FAT drivers accept at most ${MAX_DIR_ENTRIES} (long names take 1 + ceil(length/13) each): split it`, path);
+    }
+    return dir;
+  };
+  return visit(tree.root, "", "/", [], new Set(), true);
+}
+
+/**
+ * Picks short names in one directory, deterministically:
+ * 1. names differing only in case are an error (FAT lookups ignore case);
+ * 2. names with the 8.3 shape (ignoring case) keep it, upper-cased: exact
+ *    upper/lower ones with case bits and no long name, mixed-case ones with a
+ *    long name; these are reserved first, so a generated name never takes one;
+ * 3. every other name, in byte-wise order, gets basis~N with the smallest
+ *    N >= 1 not yet used (fatgen103 §7 numeric tails), plus a long name.
+ */
+function assignShortNames(dir: FatNode): void {
+  const kids = dir.children!;
+  const folded = new Map<string, FatNode>();
+  for (const k of kids) {
+    const f = foldName(k.name);
+    const other = folded.get(f);
+    if (other) fail("E_TREE", `"${other.name}" and "${k.name}" differ only in case; FAT is case-insensitive, rename one`, k.path);
+    folded.set(f, k);
+  }
+  const used = new Set<string>();
+  const pending: FatNode[] = [];
+  const lfnFor = (k: FatNode) => Math.ceil(k.name.length / LFN_UNITS_PER_ENTRY);
+  for (const k of kids) {
+    const exact = exactShortName(k.name);
+    if (exact) {
+      k.short = exact.name11;
+      k.ntRes = exact.ntRes;
+      k.lfnEntries = 0;
+      used.add(key11(k.short));
+      continue;
+    }
+    const caseOnly = caseOnlyShortName(k.name);
+    if (caseOnly) {
+      k.short = caseOnly;
+      k.lfnEntries = lfnFor(k);
+      used.add(key11(k.short));
+      continue;
+    }
+    pending.push(k);
+  }
+  // Per basis, every tail below the last one handed out is taken (`used` only
+  // grows), so the search resumes there: same result as starting from ~1.
+  const cursor = new Map<string, number>();
+  for (const k of pending) {
+    const basis = basisName(k.name);
+    const bkey = basis.base + "." + basis.ext;
+    let n = cursor.get(bkey) ?? 1;
+    for (; n <= MAX_TAIL; n++) {
+      const cand = tailedShortName(basis, n);
+      if (!used.has(key11(cand))) {
+        k.short = cand;
+        break;
+      }
+    }
+    cursor.set(bkey, n);
+    if (n > MAX_TAIL) fail("E_TREE", `no free short name left for this name (all ${MAX_TAIL} numeric tails used)`, k.path);
+    k.lfnEntries = lfnFor(k);
+    used.add(key11(k.short));
+  }
+}
+
+/** Bytes a directory's entries take. */
+export const dirBytes = (d: FatNode) => d.slots * DIRENT_BYTES;
