@@ -241,6 +241,6 @@ export function* volumeExtents(root: FatNode, allocs: readonly Allocation[], p: 
     if (a.clusterCount === 0) continue;
     const off = clusterOffset(a.firstCluster);
     if (a.node.kind === "dir") yield bytesExtent(off, encodeDirectory(a, a.node === root, firstClusterOf, p));
-    else yield fileExtent(off, a.node.sizeBytes, a.node.sourcePath, 0);
+    else yield fileExtent(off, a.node.sizeBytes, a.node.sourcePath, a.node.contentOffsetBytes);
   }
 }

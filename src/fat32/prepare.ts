@@ -42,6 +42,8 @@ export interface FatNode {
   readonly mtime: Timestamp;
   readonly sizeBytes: number;
   readonly sourcePath: Buffer;
+  /** Where the file's bytes start in sourcePath (non-zero for tar members). */
+  readonly contentOffsetBytes: number;
   /** Directories: children in byte-wise order of their source names. */
   readonly children?: FatNode[];
   /** Directories: 32-byte slots used (".", "..", label, long-name and short entries). */
@@ -121,6 +123,7 @@ export function prepareTree(tree: Tree, opts: PrepareOptions): FatNode {
       lfnEntries: 0,
       mtime: opts.clamp(src.mtime),
       sourcePath: src.sourcePath,
+      contentOffsetBytes: src.contentOffsetBytes ?? 0,
       slots: 0,
     };
     if (src.type === "file") return { ...base, kind: "file", sizeBytes: src.sizeBytes };
