@@ -1,0 +1,164 @@
+/**
+ * qcow2 and VMDK readers. Oracle: images written by qemu-img convert from a
+ * raw image must read back to that raw image byte for byte; our own images
+ * too. Corrupted metadata must raise MkdiskError (E_IMAGE/E_UNSUPPORTED),
+ * never a RangeError.
+ */
+import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { MkdiskError } from "../../src/bin/errors.js";
+import { BuildContext } from "../../src/context/index.js";
+import { pump } from "../../src/io/pump.js";
+import { RawSink } from "../../src/io/raw.js";
+import type { PlannedRegion } from "../../src/io/extent.js";
+import { openQcow2, Qcow2Sink } from "../../src/qcow2/index.js";
+import { openVmdk, VmdkSink } from "../../src/vmdk/index.js";
+import { runOk, sha256File, tempDir } from "../helpers/tools.js";
+import { fdOut, fileSource, fixedCases, writeImage, writeRaw } from "./support.js";
+
+const dir = tempDir("mkdisk-reader-");
+afterAll(() => dir.cleanup());
+const ctx = new BuildContext({ seed: "0e9a6fe0-68f6-408c-bbeb-136054d20445" });
+
+async function toRaw(open: (src: ReturnType<typeof fileSource>) => PlannedRegion, image: string, out: string): Promise<number> {
+  const src = fileSource(image);
+  try {
+    const region = open(src);
+    const fd = openSync(out, "w");
+    try {
+      await pump(region.extents(), region.sizeBytes, [new RawSink(fd)]);
+    } finally {
+      closeSync(fd);
+    }
+    return region.sizeBytes;
+  } finally {
+    src.close();
+  }
+}
+
+const c = fixedCases()[4]!; // odd virtual size, mixed data
+const big = fixedCases()[5]!; // several L2 tables / grain tables
+
+describe("readers on qemu-img's images", () => {
+  for (const k of [c, big]) {
+    it(`qcow2 (plain, compressed, 4 KiB clusters) and vmdk (streamOptimized, monolithicSparse): ${k.name}`, async () => {
+      const raw = join(dir.path, "src.raw");
+      await writeRaw(raw, k.extents, k.totalBytes);
+      const want = sha256File(raw);
+      const variants: [string, string[], (s: ReturnType<typeof fileSource>) => PlannedRegion][] = [
+        ["q1.qcow2", ["-O", "qcow2"], openQcow2],
+        ["q2.qcow2", ["-c", "-O", "qcow2"], openQcow2],
+        ["q3.qcow2", ["-O", "qcow2", "-o", "cluster_size=4096,compat=0.10"], openQcow2],
+        ["v1.vmdk", ["-O", "vmdk", "-o", "subformat=streamOptimized"], openVmdk],
+        ["v2.vmdk", ["-O", "vmdk", "-o", "subformat=monolithicSparse"], openVmdk],
+      ];
+      for (const [name, args, open] of variants) {
+        const img = join(dir.path, name);
+        runOk("qemu-img", ["convert", "-f", "raw", ...args, raw, img]);
+        const back = join(dir.path, name + ".raw");
+        expect(await toRaw(open, img, back)).toBe(k.totalBytes);
+        expect(sha256File(back), name).toBe(want);
+      }
+    });
+  }
+});
+
+describe("readers on our own images", () => {
+  it("qcow2 and vmdk round trip", async () => {
+    const raw = join(dir.path, "own.raw");
+    await writeRaw(raw, big.extents, big.totalBytes);
+    for (const compress of [false, true]) {
+      const img = join(dir.path, `own-${compress}.qcow2`);
+      await writeImage(img, big.extents, big.totalBytes, (fd) => new Qcow2Sink(fd, { compress, workers: 1 }));
+      await toRaw(openQcow2, img, img + ".raw");
+      expect(sha256File(img + ".raw")).toBe(sha256File(raw));
+    }
+    const v = join(dir.path, "own.vmdk");
+    await writeImage(v, big.extents, big.totalBytes, (fd) => new VmdkSink(fdOut(fd), { ctx, workers: 1 }));
+    await toRaw(openVmdk, v, v + ".raw");
+    expect(sha256File(v + ".raw")).toBe(sha256File(raw));
+  });
+});
+
+async function expectCoded(open: (s: ReturnType<typeof fileSource>) => PlannedRegion, path: string): Promise<void> {
+  const src = fileSource(path);
+  try {
+    const r = open(src);
+    for (const e of r.extents()) void e;
+  } catch (e) {
+    if (!(e instanceof MkdiskError)) throw e;
+    expect(["E_IMAGE", "E_UNSUPPORTED"]).toContain(e.code);
+  } finally {
+    src.close();
+  }
+}
+
+describe("random access readAt", () => {
+  it("equals the raw image for random ranges (qcow2 compressed, qemu vmdk, our vmdk)", async () => {
+    const raw = join(dir.path, "ra.raw");
+    await writeRaw(raw, big.extents, big.totalBytes);
+    const rawBytes = readFileSync(raw);
+    const q = join(dir.path, "ra.qcow2");
+    await writeImage(q, big.extents, big.totalBytes, (fd) => new Qcow2Sink(fd, { compress: true, workers: 1 }));
+    const v = join(dir.path, "ra.vmdk");
+    await writeImage(v, big.extents, big.totalBytes, (fd) => new VmdkSink(fdOut(fd), { ctx, workers: 1 }));
+    const qv = join(dir.path, "ra-qemu.vmdk");
+    runOk("qemu-img", ["convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", raw, qv]);
+    const srcs = [fileSource(q), fileSource(v), fileSource(qv)];
+    const imgs = [openQcow2(srcs[0]!), openVmdk(srcs[1]!), openVmdk(srcs[2]!)];
+    try {
+      fc.assert(
+        fc.property(fc.nat({ max: big.totalBytes - 1 }), fc.nat({ max: 300000 }), (off, len) => {
+          const n = Math.min(len, big.totalBytes - off);
+          for (const img of imgs) expect(Buffer.from(img.readAt(off, n)).equals(rawBytes.subarray(off, off + n))).toBe(true);
+        }),
+        { numRuns: 60 },
+      );
+    } finally {
+      for (const s of srcs) s.close();
+    }
+  });
+});
+
+describe("readers on corrupted images", () => {
+  it("bad magic is E_IMAGE / E_UNSUPPORTED with a place", async () => {
+    const img = join(dir.path, "bad.qcow2");
+    await writeImage(img, c.extents, c.totalBytes, (fd) => new Qcow2Sink(fd, { workers: 1 }));
+    const b = readFileSync(img);
+    b[0] ^= 0xff;
+    writeFileSync(img, b);
+    const src = fileSource(img);
+    expect(() => openQcow2(src)).toThrow(/Qcow2Header.magic/);
+    try {
+      openQcow2(src);
+    } catch (e) {
+      expect((e as MkdiskError).code).toBe("E_IMAGE");
+    }
+    src.close();
+  });
+
+  it("random metadata corruption gives a coded error or valid data, never a RangeError", async () => {
+    const q = join(dir.path, "fuzz-src.qcow2");
+    const v = join(dir.path, "fuzz-src.vmdk");
+    await writeImage(q, big.extents, big.totalBytes, (fd) => new Qcow2Sink(fd, { compress: true, workers: 1 }));
+    await writeImage(v, big.extents, big.totalBytes, (fd) => new VmdkSink(fdOut(fd), { ctx, workers: 1 }));
+    const qb = readFileSync(q);
+    const vb = readFileSync(v);
+    // Metadata areas: qcow2 header + trailing tables; vmdk header + trailing GT/GD/footer.
+    const qMeta = [...Array(128).keys(), ...Array.from({ length: 8192 }, (_, i) => qb.length - 8192 * 2 + i)];
+    const vMeta = [...Array(128).keys(), ...Array.from({ length: 4096 }, (_, i) => vb.length - 4096 + i)];
+    await fc.assert(
+      fc.asyncProperty(fc.boolean(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 6 }), async (isQ, flips) => {
+        const b = Buffer.from(isQ ? qb : vb);
+        const meta = isQ ? qMeta : vMeta;
+        for (const [i, x] of flips) b[meta[i % meta.length]!] ^= x;
+        const p = join(dir.path, isQ ? "fuzz.qcow2" : "fuzz.vmdk");
+        writeFileSync(p, b);
+        await expectCoded(isQ ? openQcow2 : openVmdk, p);
+      }),
+      { numRuns: 150, seed: 7 },
+    );
+  });
+});
