@@ -1,0 +1,249 @@
+/**
+ * Directories, kernel Documentation/filesystems/ext4/directory.rst.
+ * Little-endian. Two shapes:
+ *
+ * Linear (the directory fits one block, or lost+found's empty blocks):
+ *   ext4_dir_entry_2 { 0x0 inode u32, 0x4 rec_len u16, 0x6 name_len u8,
+ *                      0x7 file_type u8, 0x8 name[name_len] } padded to 4 bytes;
+ *   the last entry's rec_len reaches the 12-byte checksum tail at 4084:
+ *   ext4_dir_entry_tail { 0x0 det_reserved_zero1 u32 = 0, 0x4 det_rec_len u16 = 12,
+ *                         0x6 det_reserved_zero2 u8 = 0, 0x7 det_reserved_ft u8 = 0xDE,
+ *                         0x8 det_checksum u32 = ext4_chksum(inodeSeed, block[0..4084)) }
+ *
+ * Hash tree (dir_index; more than one block of entries):
+ *   block 0  dx_root: "." (rec_len 12), ".." (rec_len 4084, covering the rest),
+ *            dx_root_info at 0x18 { reserved_zero u32, hash_version u8 = 1 (half_md4),
+ *            info_length u8 = 8, indirect_levels u8, unused_flags u8 },
+ *            dx_countlimit at 0x20 { limit u16 = 507, count u16 } overlaying the
+ *            hash of entry 0, then dx_entry { hash u32, block u32 }[count],
+ *            dx_tail at 0x20 + 8*limit { dt_reserved u32, dt_checksum u32 }.
+ *   blocks 1..N (two-level trees only) dx_node: a fake empty dirent
+ *            (inode 0, rec_len 4096), dx_countlimit at 0x08 (limit 510), entries,
+ *            dx_tail at 0x08 + 8*510.
+ *   then the leaves: linear blocks whose entries are sorted by (hash, minor hash, name).
+ *   dx checksum: ext4_chksum(inodeSeed, block[0 .. countOffset + 8*count)
+ *                ‖ dt_reserved ‖ 00 00 00 00).
+ *   Index hash of a leaf = major hash of its first entry, with bit 0 set when
+ *   the previous leaf ends with the same major hash (collision continuation).
+ *   A root holds 507 leaves; a two-level tree 507 * 510. Three levels need the
+ *   largedir feature, which mkdisk does not enable (E_UNSUPPORTED).
+ */
+import { defineStruct } from "../bin/struct.js";
+import { fail } from "../bin/errors.js";
+import { compareBytes } from "../bin/text.js";
+import { crc32cRaw } from "./csum.js";
+import { halfMd4Hash } from "./hash.js";
+import { BLOCK_BYTES, DX_HASH_HALF_MD4, FT_DIR } from "./constants.js";
+
+export const DirEntryHead = defineStruct("Ext4DirEntry2", 8, {
+  inode: { off: 0x0, type: "u32le" },
+  rec_len: { off: 0x4, type: "u16le" },
+  name_len: { off: 0x6, type: "u8" },
+  file_type: { off: 0x7, type: "u8" },
+});
+export const DirEntryTail = defineStruct("Ext4DirEntryTail", 12, {
+  det_reserved_zero1: { off: 0x0, type: "u32le" },
+  det_rec_len: { off: 0x4, type: "u16le" },
+  det_reserved_zero2: { off: 0x6, type: "u8" },
+  det_reserved_ft: { off: 0x7, type: "u8" },
+  det_checksum: { off: 0x8, type: "u32le" },
+});
+export const DxRootInfo = defineStruct("Ext4DxRootInfo", 8, {
+  reserved_zero: { off: 0x0, type: "u32le" },
+  hash_version: { off: 0x4, type: "u8" },
+  info_length: { off: 0x5, type: "u8" },
+  indirect_levels: { off: 0x6, type: "u8" },
+  unused_flags: { off: 0x7, type: "u8" },
+});
+export const DxCountLimit = defineStruct("Ext4DxCountLimit", 8, {
+  limit: { off: 0x0, type: "u16le" },
+  count: { off: 0x2, type: "u16le" },
+  block: { off: 0x4, type: "u32le" },
+});
+
+const TAIL_BYTES = 12;
+export const LEAF_SPACE = BLOCK_BYTES - TAIL_BYTES; // 4084
+const DET_RESERVED_FT = 0xde;
+const ROOT_COUNT_OFFSET = 0x20;
+const NODE_COUNT_OFFSET = 0x08;
+export const DX_ROOT_LIMIT = (BLOCK_BYTES - ROOT_COUNT_OFFSET - 8) / 8; // 507
+export const DX_NODE_LIMIT = (BLOCK_BYTES - NODE_COUNT_OFFSET - 8) / 8; // 510
+
+export interface DirEntry {
+  name: Uint8Array;
+  ino: number;
+  fileType: number;
+}
+
+/** On-disk size of an entry with an n-byte name: 8 + n rounded up to 4. */
+export const entryBytes = (nameLen: number) => (8 + nameLen + 3) & ~3;
+
+/** Writes one ext4_dir_entry_2 (hot path: direct stores; the codec test checks it against DirEntryHead). */
+export function putEntry(out: Uint8Array, at: number, ino: number, recLen: number, name: Uint8Array, fileType: number): void {
+  if (name.length > 255 || recLen > BLOCK_BYTES || (recLen & 3) !== 0) fail("E_INTERNAL", `bad directory entry (name ${name.length} bytes, rec_len ${recLen})`);
+  const d = new DataView(out.buffer, out.byteOffset + at, 8);
+  d.setUint32(0, ino, true);
+  d.setUint16(4, recLen, true);
+  d.setUint8(6, name.length);
+  d.setUint8(7, fileType);
+  out.set(name, at + 8);
+}
+
+function putTail(out: Uint8Array, inodeSeed: number): void {
+  DirEntryTail.encodeInto({ det_reserved_zero1: 0, det_rec_len: TAIL_BYTES, det_reserved_zero2: 0, det_reserved_ft: DET_RESERVED_FT, det_checksum: 0 }, out, LEAF_SPACE);
+  new DataView(out.buffer).setUint32(LEAF_SPACE + 8, crc32cRaw(inodeSeed, out, 0, LEAF_SPACE), true);
+}
+
+const DOT = Uint8Array.of(0x2e);
+const DOTDOT = Uint8Array.of(0x2e, 0x2e);
+
+/** A leaf/linear block from entries [from, to); `dots` puts "." and ".." first. */
+function leafBlock(entries: readonly DirEntry[], from: number, to: number, inodeSeed: number, dots?: { self: number; parent: number }): Uint8Array {
+  const out = new Uint8Array(BLOCK_BYTES);
+  const items: Array<{ ino: number; name: Uint8Array; ft: number }> = [];
+  if (dots) items.push({ ino: dots.self, name: DOT, ft: FT_DIR }, { ino: dots.parent, name: DOTDOT, ft: FT_DIR });
+  for (let i = from; i < to; i++) items.push({ ino: entries[i].ino, name: entries[i].name, ft: entries[i].fileType });
+  if (items.length === 0) {
+    putEntry(out, 0, 0, LEAF_SPACE, new Uint8Array(0), 0); // an empty block: one unused entry
+  } else {
+    let at = 0;
+    items.forEach((it, k) => {
+      const len = k === items.length - 1 ? LEAF_SPACE - at : entryBytes(it.name.length);
+      putEntry(out, at, it.ino, len, it.name, it.ft);
+      at += len;
+    });
+  }
+  putTail(out, inodeSeed);
+  return out;
+}
+
+/** Greedy packing: returns the start index of each block; block 0 reserves `firstBlockUsed` bytes. */
+function pack(entries: readonly DirEntry[], firstBlockUsed: number): number[] {
+  const starts = [0];
+  let used = firstBlockUsed;
+  for (let i = 0; i < entries.length; i++) {
+    const n = entryBytes(entries[i].name.length);
+    if (used + n > LEAF_SPACE) {
+      starts.push(i);
+      used = 0;
+    }
+    used += n;
+  }
+  return starts;
+}
+
+export function validateName(name: Uint8Array, where: string): void {
+  if (name.length === 0 || name.length > 255) fail("E_TREE", `a file name must be 1..255 bytes, this one is ${name.length}`, where);
+  for (const b of name) if (b === 0 || b === 0x2f) fail("E_TREE", `file name contains a NUL or "/" byte`, where);
+  if ((name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e)) {
+    fail("E_TREE", `"." and ".." cannot be stored as names`, where);
+  }
+}
+
+/**
+ * The block plan of one directory. Building it hashes and sorts the names;
+ * `blockCount` is all the planner needs, `block(k)` renders a block.
+ */
+export class DirectoryPlan {
+  readonly blockCount: number;
+  readonly indexed: boolean;
+  private readonly sorted: DirEntry[];
+  private readonly hashes: Uint32Array; // major hash per sorted entry (indexed only)
+  private readonly leafStarts: number[];
+  private readonly nodeCount: number; // dx_node blocks (two-level trees)
+
+  /**
+   * `entries` in byte order of names (without "." and ".."); `minBlocks` pads
+   * a linear directory with empty blocks (lost+found).
+   */
+  constructor(
+    readonly selfIno: number,
+    readonly parentIno: number,
+    entries: readonly DirEntry[],
+    hashSeed: Uint32Array,
+    signedHash: boolean,
+    where: string,
+    minBlocks = 1,
+  ) {
+    const linearBytes = 24 + entries.reduce((a, e) => a + entryBytes(e.name.length), 0);
+    if (linearBytes <= LEAF_SPACE) {
+      this.indexed = false;
+      this.sorted = entries.slice();
+      this.hashes = new Uint32Array(0);
+      this.leafStarts = [0];
+      this.nodeCount = 0;
+      this.blockCount = Math.max(1, minBlocks);
+      return;
+    }
+    this.indexed = true;
+    const keyed = entries.map((e) => ({ e, h: halfMd4Hash(e.name, hashSeed, signedHash) }));
+    keyed.sort((a, b) => (a.h.major !== b.h.major ? (a.h.major < b.h.major ? -1 : 1) : a.h.minor !== b.h.minor ? (a.h.minor < b.h.minor ? -1 : 1) : compareBytes(a.e.name, b.e.name)));
+    this.sorted = keyed.map((k) => k.e);
+    this.hashes = Uint32Array.from(keyed, (k) => k.h.major);
+    this.leafStarts = pack(this.sorted, 0);
+    const leaves = this.leafStarts.length;
+    if (leaves <= DX_ROOT_LIMIT) this.nodeCount = 0;
+    else {
+      this.nodeCount = Math.ceil(leaves / DX_NODE_LIMIT);
+      if (this.nodeCount > DX_ROOT_LIMIT) {
+        fail("E_UNSUPPORTED", `directory has ${entries.length} entries needing ${leaves} blocks; more than ${DX_ROOT_LIMIT * DX_NODE_LIMIT} needs the largedir feature, which mkdisk does not enable`, where);
+      }
+    }
+    this.blockCount = 1 + this.nodeCount + leaves;
+  }
+
+  /** Index hash of leaf i (collision bit when the previous leaf ends on the same hash). */
+  private leafHash(i: number): number {
+    const first = this.leafStarts[i];
+    const h = this.hashes[first];
+    return i > 0 && this.hashes[first - 1] === h ? (h | 1) >>> 0 : h;
+  }
+
+  private dxEntries(out: Uint8Array, countOffset: number, limit: number, targets: Array<{ hash: number; block: number }>, inodeSeed: number): void {
+    const d = new DataView(out.buffer);
+    DxCountLimit.encodeInto({ limit, count: targets.length, block: targets[0].block }, out, countOffset);
+    for (let k = 1; k < targets.length; k++) {
+      d.setUint32(countOffset + 8 * k, targets[k].hash, true);
+      d.setUint32(countOffset + 8 * k + 4, targets[k].block, true);
+    }
+    const tailAt = countOffset + 8 * limit;
+    d.setUint32(tailAt, 0, true); // dt_reserved
+    let c = crc32cRaw(inodeSeed, out, 0, countOffset + 8 * targets.length);
+    c = crc32cRaw(c, out, tailAt, tailAt + 4);
+    c = crc32cRaw(c, new Uint8Array(4));
+    d.setUint32(tailAt + 4, c, true);
+  }
+
+  /** Renders logical block k. */
+  block(k: number, inodeSeed: number): Uint8Array {
+    if (k < 0 || k >= this.blockCount) fail("E_INTERNAL", `directory block ${k} of ${this.blockCount}`);
+    const dots = { self: this.selfIno, parent: this.parentIno };
+    if (!this.indexed) return k === 0 ? leafBlock(this.sorted, 0, this.sorted.length, inodeSeed, dots) : leafBlock(this.sorted, 0, 0, inodeSeed);
+    const leaves = this.leafStarts.length;
+    const firstLeafBlock = 1 + this.nodeCount;
+    if (k >= firstLeafBlock) {
+      const i = k - firstLeafBlock;
+      return leafBlock(this.sorted, this.leafStarts[i], i + 1 < leaves ? this.leafStarts[i + 1] : this.sorted.length, inodeSeed);
+    }
+    const out = new Uint8Array(BLOCK_BYTES);
+    if (k === 0) {
+      putEntry(out, 0, this.selfIno, 12, DOT, FT_DIR);
+      putEntry(out, 12, this.parentIno, BLOCK_BYTES - 12, DOTDOT, FT_DIR);
+      DxRootInfo.encodeInto({ reserved_zero: 0, hash_version: DX_HASH_HALF_MD4, info_length: 8, indirect_levels: this.nodeCount > 0 ? 1 : 0, unused_flags: 0 }, out, 0x18);
+      const targets =
+        this.nodeCount === 0
+          ? Array.from({ length: leaves }, (_, i) => ({ hash: this.leafHash(i), block: firstLeafBlock + i }))
+          : Array.from({ length: this.nodeCount }, (_, j) => ({ hash: this.leafHash(j * DX_NODE_LIMIT), block: 1 + j }));
+      this.dxEntries(out, ROOT_COUNT_OFFSET, DX_ROOT_LIMIT, targets, inodeSeed);
+      return out;
+    }
+    // dx_node j = k - 1: leaves [j*510, (j+1)*510)
+    const j = k - 1;
+    putEntry(out, 0, 0, BLOCK_BYTES, new Uint8Array(0), 0);
+    const from = j * DX_NODE_LIMIT;
+    const to = Math.min(leaves, from + DX_NODE_LIMIT);
+    const targets = Array.from({ length: to - from }, (_, i) => ({ hash: this.leafHash(from + i), block: firstLeafBlock + from + i }));
+    this.dxEntries(out, NODE_COUNT_OFFSET, DX_NODE_LIMIT, targets, inodeSeed);
+    return out;
+  }
+}

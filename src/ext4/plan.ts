@@ -1,0 +1,299 @@
+/**
+ * The ext4 planner: pure arithmetic from a Tree to inode numbers, directory
+ * shapes and block positions. No bytes are produced here (see emit.ts).
+ *
+ *   1. analyzeTree (size-independent, once): inode numbers in depth-first
+ *      byte order (root 2, lost+found 11, the rest from 12; a hard-link group
+ *      takes the number of its first member), link counts, directory plans.
+ *   2. layoutExt4 (per candidate size): geometry, then blocks handed out in
+ *      increasing order: the journal, then each inode's data in inode order
+ *      (root, lost+found, depth-first), each followed by its extent-tree blocks.
+ */
+import { fail, MkdiskError } from "../bin/errors.js";
+import { compareBytes, utf8 } from "../bin/text.js";
+import type { Timestamp } from "../context/index.js";
+import type { Tree, TreeNode, NodeType } from "../tree/types.js";
+import {
+  BLOCK_BYTES,
+  EXT4_FIRST_INO,
+  EXT4_JOURNAL_INO,
+  EXT4_LINK_MAX,
+  EXT4_ROOT_INO,
+  FAST_SYMLINK_MAX_BYTES,
+  FT_BLKDEV,
+  FT_CHRDEV,
+  FT_DIR,
+  FT_FIFO,
+  FT_REG_FILE,
+  FT_SOCK,
+  FT_SYMLINK,
+  LOST_FOUND_INO,
+  SYMLINK_MAX_BYTES,
+} from "./constants.js";
+import { DirectoryPlan, validateName, type DirEntry } from "./dir.js";
+import { ExtentTree, extentTreeBlockCount, runsToExtents, type FileExtent } from "./extent.js";
+import { BlockAllocator, OutOfSpace, planGeometry, type Geometry } from "./geometry.js";
+import { defaultJournalBlocks } from "./journal.js";
+
+/** Runs of non-zero 4 KiB blocks of a regular file: [firstBlock, blockCount], ascending, disjoint. */
+export type DataRuns = ReadonlyArray<readonly [number, number]>;
+export type ReadDataRuns = (node: TreeNode) => DataRuns;
+
+/** lost+found made by mkdisk when the tree has none: 4 blocks (16 KiB) like mke2fs, mode 0700, root-owned. */
+export const LOST_FOUND_BLOCKS = 4;
+export const LOST_FOUND_NAME = utf8("lost+found");
+/** Largest file: logical block numbers are 32-bit. */
+export const MAX_FILE_BYTES = 0xffff_ffff * BLOCK_BYTES;
+
+export interface InodeInfo {
+  ino: number;
+  /** Tree node, or undefined for mkdisk's own lost+found. */
+  node: TreeNode | undefined;
+  type: NodeType;
+  perm: number;
+  uid: number;
+  gid: number;
+  /** Unclamped time; emit clamps through the BuildContext. */
+  mtime: Timestamp | undefined;
+  links: number;
+  dir?: DirectoryPlan;
+  /** Data blocks wanted, as logical runs (files: all blocks, or the non-zero ones). */
+  logicalRuns: DataRuns;
+}
+
+export interface TreeAnalysis {
+  /** Indexed by inode number; entries 0..10 are undefined. */
+  inodes: Array<InodeInfo | undefined>;
+  lastIno: number;
+  /** Data blocks before extent-tree blocks (journal excluded). */
+  dataBlocks: number;
+}
+
+function fileType(t: NodeType): number {
+  switch (t) {
+    case "file": return FT_REG_FILE;
+    case "dir": return FT_DIR;
+    case "symlink": return FT_SYMLINK;
+    case "chardev": return FT_CHRDEV;
+    case "blockdev": return FT_BLKDEV;
+    case "fifo": return FT_FIFO;
+    case "socket": return FT_SOCK;
+  }
+}
+
+function validateNode(n: TreeNode): void {
+  const where = n.path;
+  if (!Number.isInteger(n.mode) || n.mode < 0 || n.mode > 0o7777) fail("E_TREE", `mode ${n.mode} is not a 12-bit permission value`, where);
+  for (const [k, v] of [["uid", n.uid], ["gid", n.gid]] as const) {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) fail("E_TREE", `${k} ${v} does not fit 32 bits`, where);
+  }
+  if (n.type === "file" && (!Number.isSafeInteger(n.sizeBytes) || n.sizeBytes < 0 || n.sizeBytes > MAX_FILE_BYTES)) {
+    fail("E_TREE", `file size ${n.sizeBytes} exceeds ext4's 16 TiB limit with 4 KiB blocks`, where);
+  }
+  if (n.type === "symlink") {
+    const len = n.linkTarget?.length ?? 0;
+    if (len === 0 || len > SYMLINK_MAX_BYTES) fail("E_TREE", `symlink target must be 1..${SYMLINK_MAX_BYTES} bytes, is ${len}`, where);
+  }
+  if (n.type === "chardev" || n.type === "blockdev") {
+    const ma = n.rdevMajor ?? 0;
+    const mi = n.rdevMinor ?? 0;
+    if (!(ma >= 0 && ma < 4096 && mi >= 0 && mi < 1 << 20)) fail("E_TREE", `device ${ma}:${mi} does not fit ext4's 12-bit major / 20-bit minor`, where);
+  }
+}
+
+/** Numbers inodes, counts links and plans directories. Size-independent. */
+export function analyzeTree(tree: Tree, hashSeed: Uint32Array, signedHash: boolean, readDataRuns: ReadDataRuns | undefined, where: string): TreeAnalysis {
+  const root = tree.root;
+  if (root.type !== "dir") fail("E_TREE", `the root of an ext4 tree must be a directory`, where);
+  const lpfNode = root.children?.find((c) => compareBytes(c.name, LOST_FOUND_NAME) === 0);
+  if (lpfNode && lpfNode.type !== "dir") fail("E_TREE", `/lost+found must be a directory (e2fsck needs it), found a ${lpfNode.type}`, lpfNode.path);
+
+  const inoOf = new Map<TreeNode, number>();
+  const groupIno = new Map<number, number>();
+  const inodes: Array<InodeInfo | undefined> = [];
+  let next = EXT4_FIRST_INO + 1;
+
+  const info = (ino: number, node: TreeNode | undefined): InodeInfo => {
+    const i: InodeInfo = node
+      ? { ino, node, type: node.type, perm: node.mode, uid: node.uid, gid: node.gid, mtime: node.mtime, links: 1, logicalRuns: [] }
+      : { ino, node: undefined, type: "dir", perm: 0o700, uid: 0, gid: 0, mtime: undefined, links: 2, logicalRuns: [] };
+    inodes[ino] = i;
+    return i;
+  };
+
+  // Pass 1: numbers, depth-first in byte order (explicit stack: trees may be deep).
+  info(EXT4_ROOT_INO, root);
+  inoOf.set(root, EXT4_ROOT_INO);
+  info(LOST_FOUND_INO, lpfNode);
+  if (lpfNode) inoOf.set(lpfNode, LOST_FOUND_INO);
+  const stack: TreeNode[] = [root];
+  while (stack.length) {
+    const n = stack.pop()!;
+    validateNode(n);
+    if (n !== root && n !== lpfNode) {
+      if (n.hardlinkGroup !== undefined && n.type !== "dir") {
+        const g = groupIno.get(n.hardlinkGroup);
+        if (g !== undefined) {
+          inoOf.set(n, g);
+          const gi = inodes[g]!;
+          if (gi.type !== n.type) fail("E_TREE", `hard-link group ${n.hardlinkGroup} mixes ${gi.type} and ${n.type}`, n.path);
+          gi.links++;
+        } else {
+          groupIno.set(n.hardlinkGroup, next);
+          inoOf.set(n, next);
+          info(next++, n);
+        }
+      } else {
+        inoOf.set(n, next);
+        info(next++, n);
+      }
+    }
+    if (n.children) for (let k = n.children.length - 1; k >= 0; k--) stack.push(n.children[k]);
+  }
+  const lastIno = next - 1;
+
+  // Pass 2: directories (entries, link counts) and data demand.
+  let dataBlocks = 0;
+  const dirOf = (ino: number, node: TreeNode | undefined, parentIno: number, children: readonly TreeNode[], path: string) => {
+    const entries: DirEntry[] = children.map((c) => {
+      validateName(c.name, c.path);
+      return { name: c.name, ino: inoOf.get(c)!, fileType: fileType(c.type) };
+    });
+    const isRoot = ino === EXT4_ROOT_INO;
+    if (isRoot && !lpfNode) {
+      entries.push({ name: LOST_FOUND_NAME, ino: LOST_FOUND_INO, fileType: FT_DIR });
+      entries.sort((a, b) => compareBytes(a.name, b.name));
+    }
+    const subdirs = entries.filter((e) => e.fileType === FT_DIR).length;
+    const inf = inodes[ino]!;
+    inf.links = 2 + subdirs > EXT4_LINK_MAX ? 1 : 2 + subdirs;
+    inf.dir = new DirectoryPlan(ino, parentIno, entries, hashSeed, signedHash, path, node ? 1 : LOST_FOUND_BLOCKS);
+    inf.logicalRuns = [[0, inf.dir.blockCount]];
+    dataBlocks += inf.dir.blockCount;
+  };
+  const dstack: Array<[TreeNode, number]> = [[root, EXT4_ROOT_INO]];
+  while (dstack.length) {
+    const [n, parentIno] = dstack.pop()!;
+    const ino = inoOf.get(n)!;
+    if (n.type === "dir") {
+      dirOf(ino, n, parentIno, n.children ?? [], n.path);
+      for (const c of n.children ?? []) if (c.type === "dir") dstack.push([c, ino]);
+    }
+  }
+  if (!lpfNode) dirOf(LOST_FOUND_INO, undefined, EXT4_ROOT_INO, [], "/lost+found");
+  for (let ino = EXT4_FIRST_INO + 1; ino <= lastIno; ino++) {
+    const inf = inodes[ino]!;
+    if (inf.type === "file") {
+      const n = inf.node!;
+      const nblocks = Math.ceil(n.sizeBytes / BLOCK_BYTES);
+      const runs = readDataRuns && nblocks > 0 ? checkRuns(readDataRuns(n), nblocks, n.path) : nblocks > 0 ? ([[0, nblocks]] as const) : [];
+      inf.logicalRuns = runs;
+      for (const r of runs) dataBlocks += r[1];
+    } else if (inf.type === "symlink" && inf.node!.linkTarget!.length > FAST_SYMLINK_MAX_BYTES) {
+      inf.logicalRuns = [[0, 1]];
+      dataBlocks += 1;
+    }
+  }
+  return { inodes, lastIno, dataBlocks };
+}
+
+function checkRuns(runs: DataRuns, nblocks: number, where: string): DataRuns {
+  let end = 0;
+  for (const [s, c] of runs) {
+    if (!Number.isSafeInteger(s) || !Number.isSafeInteger(c) || c <= 0 || s < end || s + c > nblocks) {
+      fail("E_INTERNAL", `data runs must be ascending, disjoint and inside the file's ${nblocks} blocks; got [${s}, ${c}]`, where);
+    }
+    end = s + c;
+  }
+  return runs;
+}
+
+/** Where one inode's blocks went. */
+export interface InodeBlocks {
+  /** Data extents (logical → physical), each at most 32768 blocks. */
+  extents: FileExtent[];
+  tree: ExtentTree;
+  /** Total blocks (data + tree), for i_blocks. */
+  blockCount: number;
+}
+
+export interface Ext4Layout {
+  geometry: Geometry;
+  journalBlocks: number;
+  journal: InodeBlocks;
+  /** Indexed by inode number (only inodes with an extent tree: dirs, files, slow symlinks). */
+  blocks: Array<InodeBlocks | undefined>;
+  /** Blocks in use (everything below the allocator's cursor plus reserved ranges). */
+  usedBlocks: number;
+  cursor: number;
+}
+
+function allocate(alloc: BlockAllocator, logicalRuns: DataRuns): InodeBlocks {
+  const physical: FileExtent[] = [];
+  let n = 0;
+  for (const [lstart, count] of logicalRuns) {
+    let l = lstart;
+    for (const [p, c] of alloc.take(count)) {
+      physical.push({ logicalBlock: l, physicalBlock: p, count: c });
+      l += c;
+    }
+    n += count;
+  }
+  const extents = runsToExtents(physical);
+  const treeCount = extentTreeBlockCount(extents.length);
+  const treeBlocks: number[] = [];
+  for (const [p, c] of treeCount > 0 ? alloc.take(treeCount) : []) for (let k = 0; k < c; k++) treeBlocks.push(p + k);
+  return { extents, tree: new ExtentTree(extents, treeBlocks), blockCount: n + treeCount };
+}
+
+/** Lays the analysed tree out on a file system of `sizeBytes`; throws OutOfSpace or an E_FIT MkdiskError. */
+export function layoutExt4(a: TreeAnalysis, sizeBytes: number, where: string): Ext4Layout {
+  const geometry = planGeometry(sizeBytes, a.lastIno, where);
+  const journalBlocks = defaultJournalBlocks(geometry.blockCount);
+  if (journalBlocks < 0) fail("E_FIT", `${sizeBytes} bytes is too small for an ext4 file system with a journal (at least 8 MiB)`, where);
+  const alloc = new BlockAllocator(geometry.reserved, geometry.blockCount);
+  const journal = allocate(alloc, [[0, journalBlocks]]);
+  const blocks: Array<InodeBlocks | undefined> = [];
+  blocks[EXT4_JOURNAL_INO] = journal;
+  const order = [EXT4_ROOT_INO, ...Array.from({ length: a.lastIno - EXT4_FIRST_INO + 1 }, (_, k) => EXT4_FIRST_INO + k)];
+  for (const ino of order) {
+    const inf = a.inodes[ino]!;
+    const hasTree = inf.type === "dir" || inf.type === "file" || (inf.type === "symlink" && inf.logicalRuns.length > 0);
+    if (hasTree) blocks[ino] = allocate(alloc, inf.logicalRuns);
+  }
+  return { geometry, journalBlocks, journal, blocks, usedBlocks: alloc.usedBlocks(), cursor: alloc.cursor };
+}
+
+/** True when the tree fits `sizeBytes` (E_FIT and OutOfSpace mean no; other errors propagate). */
+export function fits(a: TreeAnalysis, sizeBytes: number): boolean {
+  try {
+    layoutExt4(a, sizeBytes, "ext4");
+    return true;
+  } catch (e) {
+    if (e instanceof OutOfSpace || (e instanceof MkdiskError && e.code === "E_FIT")) return false;
+    throw e;
+  }
+}
+
+/**
+ * Smallest size (a multiple of 4 KiB) found to hold the tree. The estimate
+ * doubles until it fits, then bisects. Fit is not strictly monotonic in the
+ * size (the journal grows in steps at 128 MiB, 1 GiB …), so the result is the
+ * smallest size the bisection met that fits; it always fits.
+ */
+export function minimumSizeBytes(a: TreeAnalysis, slackBlocks = 0): number {
+  const fitsWithSlack = (bytes: number) => fits(a, bytes - slackBlocks * BLOCK_BYTES);
+  let hi = Math.max(2048, Math.ceil(a.dataBlocks * 1.05 + 4096) + slackBlocks) * BLOCK_BYTES;
+  while (!fitsWithSlack(hi)) {
+    hi *= 2;
+    if (hi > 2 ** 53) fail("E_FIT", `the tree does not fit any ext4 size mkdisk can make`, "ext4");
+  }
+  let hiB = hi / BLOCK_BYTES; // fits
+  let loB = 0; // does not fit
+  while (hiB - loB > 1) {
+    const mid = Math.floor((loB + hiB) / 2);
+    if (fitsWithSlack(mid * BLOCK_BYTES)) hiB = mid;
+    else loB = mid;
+  }
+  return hiB * BLOCK_BYTES;
+}

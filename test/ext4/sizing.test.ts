@@ -1,0 +1,118 @@
+/**
+ * Sizing and geometry. Oracles: mke2fs 1.47.0 (same options) for inode count,
+ * block count and journal size at several sizes, read back with dumpe2fs;
+ * e2fsck -fn on the minimum-size image.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { scanTree } from "../../src/tree/scan.js";
+import { ext4MinimumSizeBytes, planExt4 } from "../../src/ext4/index.js";
+import { parseUuid } from "../../src/bin/guid.js";
+import { MkdiskError } from "../../src/bin/errors.js";
+import { runOk, tempDir } from "../helpers/tools.js";
+import { buildImage, ctx, fsck, UUID } from "./helpers.js";
+
+function dumpField(out: string, k: string): string {
+  return out.match(new RegExp(`^${k}:\\s*(.*)$`, "m"))![1].trim();
+}
+
+describe("ext4 sizing", () => {
+  const t = tempDir("mkdisk-ext4-size-");
+  afterAll(() => t.cleanup());
+  const src = join(t.path, "src");
+  mkdirSync(join(src, "d"), { recursive: true });
+  for (let i = 0; i < 300; i++) writeFileSync(join(src, "d", `file${i}`), new Uint8Array(40_000 + i).fill(i & 0xff));
+  const tree = scanTree(src);
+
+  it("geometry matches mke2fs -T default (inode count, blocks, journal) at several sizes", async () => {
+    for (const mib of [100, 200, 1500, 3072]) {
+      const size = mib * 1024 * 1024;
+      const ours = join(t.path, `ours-${mib}.img`);
+      await buildImage(tree, ours, { sizeBytes: size });
+      const ref = join(t.path, `ref-${mib}.img`);
+      runOk("truncate", ["-s", String(size), ref]);
+      runOk("mke2fs", ["-q", "-F", "-t", "ext4", "-T", "default", "-b", "4096", "-I", "256", "-O", "^resize_inode,^orphan_file,^metadata_csum_seed", "-m", "0", ref]);
+      const a = runOk("dumpe2fs", ["-h", ours]);
+      const b = runOk("dumpe2fs", ["-h", ref]);
+      for (const k of ["Inode count", "Block count", "Inodes per group", "Total journal blocks", "Filesystem features", "Default mount options", "Inode size", "Required extra isize", "Flex block group size", "Reserved block count", "Journal features"]) {
+        expect(`${mib} MiB ${k}: ${dumpField(a, k)}`).toBe(`${mib} MiB ${k}: ${dumpField(b, k)}`);
+      }
+      expect(fsck(ours).status).toBe(0);
+    }
+  }, 120_000);
+
+  it("a last group too small for its metadata is dropped, as mke2fs does", async () => {
+    const size = (32768 + 100) * 4096;
+    const ours = join(t.path, "trim.img");
+    await buildImage(tree, ours, { sizeBytes: size });
+    const ref = join(t.path, "trim-ref.img");
+    runOk("truncate", ["-s", String(size), ref]);
+    runOk("mke2fs", ["-q", "-F", "-t", "ext4", "-T", "default", "-O", "^resize_inode,^orphan_file,^metadata_csum_seed", "-m", "0", ref]);
+    expect(dumpField(runOk("dumpe2fs", ["-h", ours]), "Block count")).toBe(dumpField(runOk("dumpe2fs", ["-h", ref]), "Block count"));
+    expect(fsck(ours).status).toBe(0);
+  });
+
+  it("too small: E_FIT before writing, naming the bytes needed; the minimum size fits and is fsck-clean", async () => {
+    const uuid = parseUuid(UUID);
+    const min = ext4MinimumSizeBytes(tree, { uuid });
+    expect(min % 4096).toBe(0);
+    let err: unknown;
+    try {
+      planExt4(tree, { sizeBytes: 9 << 20, uuid, ctx: ctx() });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(MkdiskError);
+    expect((err as MkdiskError).code).toBe("E_FIT");
+    expect((err as MkdiskError).message).toContain(`at least ${min} bytes`);
+    const img = join(t.path, "min.img");
+    await buildImage(tree, img, { sizeBytes: min });
+    const r = fsck(img);
+    expect(r.status, r.out).toBe(0);
+    expect(() => planExt4(tree, { sizeBytes: min - 4096 * 64, uuid, ctx: ctx() })).toThrow(/E_FIT|at least/);
+    // Without the UUID the estimate keeps a margin and is never smaller.
+    expect(ext4MinimumSizeBytes(tree)).toBeGreaterThanOrEqual(min);
+  });
+
+  it("more inodes than the 16 KiB ratio gives: inodes per group grow so the tree fits", async () => {
+    const m = join(t.path, "many");
+    mkdirSync(m);
+    for (let i = 0; i < 5000; i++) writeFileSync(join(m, `e${i}`), "");
+    const img = join(t.path, "many.img");
+    await buildImage(scanTree(m), img, { sizeBytes: 16 << 20 }); // ratio alone: 1024 inodes
+    const out = runOk("dumpe2fs", ["-h", img]);
+    expect(Number(dumpField(out, "Inode count"))).toBeGreaterThanOrEqual(5011);
+    const r = fsck(img);
+    expect(r.status, r.out).toBe(0);
+  });
+
+  it("label: 16 bytes fit, 17 are refused (E_LAYOUT)", () => {
+    const uuid = parseUuid(UUID);
+    expect(() => planExt4(tree, { sizeBytes: 64 << 20, uuid, ctx: ctx(), label: "x".repeat(16) })).not.toThrow();
+    expect(() => planExt4(tree, { sizeBytes: 64 << 20, uuid, ctx: ctx(), label: "é".repeat(9) })).toThrow(expect.objectContaining({ code: "E_LAYOUT" }));
+  });
+
+  it("an empty tree and a tree with its own lost+found are fsck-clean", async () => {
+    const e = join(t.path, "empty");
+    mkdirSync(e);
+    const img = join(t.path, "empty.img");
+    await buildImage(scanTree(e), img, { sizeBytes: 16 << 20 });
+    expect(fsck(img).status).toBe(0);
+    const l = join(t.path, "withlpf");
+    mkdirSync(join(l, "lost+found"), { recursive: true });
+    writeFileSync(join(l, "lost+found", "#12"), "orphan");
+    const img2 = join(t.path, "lpf.img");
+    await buildImage(scanTree(l), img2, { sizeBytes: 16 << 20 });
+    const r = fsck(img2);
+    expect(r.status, r.out).toBe(0);
+    expect(runOk("debugfs", ["-R", "ls -l /lost+found", img2])).toContain("#12");
+  });
+
+  it("a non-directory /lost+found is refused (E_TREE)", () => {
+    const l = join(t.path, "badlpf");
+    mkdirSync(l);
+    writeFileSync(join(l, "lost+found"), "x");
+    expect(() => planExt4(scanTree(l), { sizeBytes: 16 << 20, uuid: parseUuid(UUID), ctx: ctx() })).toThrow(expect.objectContaining({ code: "E_TREE" }));
+  });
+});
