@@ -295,7 +295,7 @@ export class Ext4Emitter {
           const n = inf.node!;
           const off = e.logicalBlock * BLOCK_BYTES;
           const len = Math.min(e.count * BLOCK_BYTES, n.sizeBytes - off);
-          recs.push({ block: e.physicalBlock, gen: () => [fileExtent(e.physicalBlock * BLOCK_BYTES, len, n.sourcePath, off)] });
+          recs.push({ block: e.physicalBlock, gen: () => [fileExtent(e.physicalBlock * BLOCK_BYTES, len, n.sourcePath, (n.contentOffsetBytes ?? 0) + off)] });
         } else {
           const target = inf.node!.linkTarget!;
           recs.push({ block: e.physicalBlock, gen: () => [bytesExtent(e.physicalBlock * BLOCK_BYTES, target)] }); // rest of the block: zero

@@ -37,7 +37,7 @@ export function zeroBlockRuns(readAt: ReadAt): ReadDataRuns {
       const want = Math.min(CHUNK_BYTES, size - off);
       let got = 0;
       while (got < want) {
-        const n = readAt(node.sourcePath, buf.subarray(got, want), off + got);
+        const n = readAt(node.sourcePath, buf.subarray(got, want), (node.contentOffsetBytes ?? 0) + off + got);
         if (n <= 0) fail("E_TREE", `file is shorter than when it was scanned (changed during the build?)`, node.path);
         got += n;
       }
