@@ -1,6 +1,13 @@
-/** Image readers for qcow2 and VMDK input (convert, inspect, diff). */
-import { fail } from "./bin/errors.js";
+/**
+ * Image readers for qcow2 and VMDK input (convert, inspect, diff): Node file
+ * adapters around the format readers in src/qcow2 and src/vmdk, which work on
+ * an abstract positional source.
+ */
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { MkdiskError } from "./bin/errors.js";
 import type { Extent } from "./io/extent.js";
+import { openQcow2 } from "./qcow2/reader.js";
+import { openVmdk } from "./vmdk/reader.js";
 
 export interface ImageReader {
   readonly virtualBytes: number;
@@ -9,17 +16,57 @@ export interface ImageReader {
   close(): void;
 }
 
-export function openImageReader(path: string, format: "qcow2" | "vmdk"): ImageReader {
-  return fail("E_UNSUPPORTED", `reading ${format} images is not supported yet`, path);
-}
-
 export interface RandomImageReader {
   readonly virtualBytes: number;
   readAt(offsetBytes: number, lengthBytes: number): Uint8Array;
   close(): void;
 }
 
+function fileSource(path: string): { sizeBytes: number; readAt(off: number, len: number): Uint8Array; close(): void } {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (e) {
+    throw new MkdiskError("E_IMAGE", `cannot open: ${(e as Error).message}`, path);
+  }
+  const sizeBytes = fstatSync(fd).size;
+  return {
+    sizeBytes,
+    /** Exactly `len` bytes; past the end of the file they read as zeros (the format readers' contract). */
+    readAt(off, len) {
+      const b = new Uint8Array(len);
+      const n = Math.max(0, Math.min(len, sizeBytes - off));
+      let done = 0;
+      while (done < n) {
+        const r = readSync(fd, b, done, n - done, off + done);
+        if (r === 0) break;
+        done += r;
+      }
+      return b;
+    },
+    close: () => closeSync(fd),
+  };
+}
+
+function open(path: string, format: "qcow2" | "vmdk") {
+  const src = fileSource(path);
+  try {
+    const img = format === "qcow2" ? openQcow2(src) : openVmdk(src);
+    return { img, src };
+  } catch (e) {
+    src.close();
+    if (e instanceof MkdiskError && !e.where) throw new MkdiskError(e.code, e.message, path);
+    throw e;
+  }
+}
+
+export function openImageReader(path: string, format: "qcow2" | "vmdk"): ImageReader {
+  const { img, src } = open(path, format);
+  return { virtualBytes: img.sizeBytes, extents: () => img.extents(), close: () => src.close() };
+}
+
 /** Random access to the guest bytes of a qcow2 or VMDK image. */
 export function openRandomReader(path: string, format: "qcow2" | "vmdk"): RandomImageReader {
-  return fail("E_UNSUPPORTED", `reading ${format} images is not supported yet`, path);
+  const { img, src } = open(path, format);
+  return { virtualBytes: img.sizeBytes, readAt: (o, l) => img.readAt(o, l), close: () => src.close() };
 }
