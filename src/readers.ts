@@ -55,7 +55,7 @@ function open(path: string, format: "qcow2" | "vmdk") {
     return { img, src };
   } catch (e) {
     src.close();
-    if (e instanceof MkdiskError && !e.where) throw new MkdiskError(e.code, e.message, path);
+    if (e instanceof MkdiskError) throw new MkdiskError(e.code, e.message, path);
     throw e;
   }
 }

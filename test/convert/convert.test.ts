@@ -1,0 +1,107 @@
+/**
+ * mkdisk convert and multi-format builds, checked by qemu-img (check,
+ * compare, info): raw → qcow2/vmdk/raw, qcow2/vmdk → the others, images made
+ * by qemu-img as input, and a dense raw file converting to the same bytes as
+ * its sparse twin (zero clusters found by content).
+ */
+import { spawnSync } from "node:child_process";
+import { writeFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runOk, sha256File, tempDir } from "../helpers/tools.js";
+
+const ROOT = resolve(__dirname, "../..");
+const CLI = join(ROOT, "dist/cli/main.js");
+let tmp: ReturnType<typeof tempDir>;
+let raw: string;
+
+function mkdisk(args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`mkdisk ${args.join(" ")} → ${r.status}\n${r.stderr}`);
+  return r;
+}
+
+beforeAll(() => {
+  runOk("npx", ["tsc", "-p", ROOT]);
+  tmp = tempDir();
+  writeFileSync(
+    join(tmp.path, "layout.json"),
+    JSON.stringify({
+      seed: "0e9a6fe0-68f6-408c-bbeb-136054d20445",
+      sourceDateEpoch: 1662046009,
+      ownership: "root",
+      partitions: [
+        { type: "esp", format: "vfat", size: "40M", copyFiles: ["/boot:/", "/efi:/"] },
+        { type: "root", format: "ext4", size: "64M", copyFiles: ["/:/"], excludeFiles: ["/boot/", "/efi/"] },
+      ],
+    }),
+  );
+  // One build, three formats, one pass over the sources.
+  mkdisk(["--rootfs", join(ROOT, "examples/basic/rootfs"), "--layout", join(tmp.path, "layout.json"), "-o", join(tmp.path, "disk"), "--format", "raw,qcow2,vmdk"]);
+  raw = join(tmp.path, "disk.img");
+});
+afterAll(() => tmp.cleanup());
+
+const check = (img: string) => {
+  const j = JSON.parse(runOk("qemu-img", ["check", "--output=json", img]));
+  expect(j["check-errors"] ?? 0).toBe(0);
+  expect(j.leaks ?? 0).toBe(0);
+  expect(j.corruptions ?? 0).toBe(0);
+};
+const same = (a: string, b: string) => expect(runOk("qemu-img", ["compare", a, b])).toContain("Images are identical");
+
+describe("multi-format build and convert", () => {
+  it("one build writes raw, qcow2 and vmdk that qemu-img finds identical", () => {
+    check(join(tmp.path, "disk.qcow2"));
+    check(join(tmp.path, "disk.vmdk"));
+    same(raw, join(tmp.path, "disk.qcow2"));
+    same(raw, join(tmp.path, "disk.vmdk"));
+    const info = JSON.parse(runOk("qemu-img", ["info", "--output=json", join(tmp.path, "disk.qcow2")]));
+    expect(info["virtual-size"]).toBe(statSync(raw).size);
+    expect(info["format-specific"].data.compat).toBe("1.1");
+  });
+
+  it("converts raw to each format, and back, losslessly", () => {
+    for (const [fmt, extra] of [["qcow2", []], ["qcow2", ["--compress"]], ["vmdk", []], ["raw", []]] as const) {
+      const out = join(tmp.path, `conv-${fmt}${extra.length ? "-c" : ""}.${fmt}`);
+      mkdisk(["convert", raw, "-O", fmt, out, ...extra]);
+      if (fmt !== "raw") check(out);
+      same(raw, out);
+      const back = join(tmp.path, `back-${fmt}${extra.length ? "-c" : ""}.img`);
+      mkdisk(["convert", out, "-O", "raw", back]);
+      expect(sha256File(back)).toBe(sha256File(raw));
+    }
+    // A build's qcow2 and a converted qcow2 of its raw image are the same bytes.
+    expect(sha256File(join(tmp.path, "conv-qcow2.qcow2"))).toBe(sha256File(join(tmp.path, "disk.qcow2")));
+  });
+
+  it("reads images made by qemu-img", () => {
+    for (const [fmt, opts] of [["qcow2", ["-c"]], ["vmdk", ["-o", "subformat=streamOptimized"]]] as const) {
+      const q = join(tmp.path, `qemu.${fmt}`);
+      runOk("qemu-img", ["convert", "-f", "raw", "-O", fmt, ...opts, raw, q]);
+      const back = join(tmp.path, `from-qemu-${fmt}.img`);
+      mkdisk(["convert", q, "-O", "raw", back]);
+      expect(sha256File(back)).toBe(sha256File(raw));
+      expect(JSON.parse(mkdisk(["inspect", "--json", q]).stdout).partitions.length).toBe(2);
+    }
+  });
+
+  it("finds zero clusters by content: a dense copy converts to the same qcow2 as the sparse one", () => {
+    const dense = join(tmp.path, "dense.img");
+    runOk("cp", ["--sparse=never", raw, dense]);
+    expect(statSync(dense).blocks * 512).toBeGreaterThanOrEqual(statSync(raw).size);
+    mkdisk(["convert", dense, "-O", "qcow2", join(tmp.path, "dense.qcow2")]);
+    expect(sha256File(join(tmp.path, "dense.qcow2"))).toBe(sha256File(join(tmp.path, "disk.qcow2")));
+  });
+
+  it("refuses to overwrite without --force and reports a bad input image", () => {
+    const r = spawnSync(process.execPath, [CLI, "convert", raw, "-O", "qcow2", join(tmp.path, "disk.qcow2")], { encoding: "utf8" });
+    expect(r.status).toBe(6);
+    const bad = join(tmp.path, "bad.qcow2");
+    writeFileSync(bad, Buffer.concat([Buffer.from("QFI\xfb", "latin1"), Buffer.alloc(100, 0xff)]));
+    const b = spawnSync(process.execPath, [CLI, "convert", bad, "-O", "raw", join(tmp.path, "never.img")], { encoding: "utf8" });
+    expect(b.status).toBe(8);
+    expect(b.stderr).toContain("bad.qcow2");
+    expect(b.stderr).not.toMatch(/\n\s+at /);
+  });
+});
