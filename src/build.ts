@@ -23,8 +23,10 @@ import { canonicalJson, parseLayout, type Layout, type OutputFormat } from "./la
 import { scanRootfs } from "./tree/index.js";
 import type { Tree } from "./tree/types.js";
 import { createSink } from "./outputs.js";
+import type { MachineOptions } from "./ovf/index.js";
 import { DigestSink } from "./io/digest.js";
 import { fileDataRuns } from "./io/holes.js";
+import { loadGrubBiosImages } from "./boot/load.js";
 import { makeManifest, partitionRanges, treeDigest, type BuildManifest } from "./manifest/index.js";
 import { VERSION } from "./version.js";
 
@@ -33,6 +35,8 @@ export interface OutputRequest {
   readonly path: string;
   readonly compress?: boolean;
   readonly clusterSize?: number;
+  /** VM settings for vagrant-libvirt / vagrant-virtualbox / ova (default firmware: "bios" with a layout biosBoot, else "efi"). */
+  readonly machine?: MachineOptions;
 }
 
 export interface BuildOptions {
@@ -54,6 +58,11 @@ export interface BuildOptions {
   readonly progress?: PumpProgress;
   /** The layout JSON as written (recorded in the manifest when `layout` is a parsed Layout). */
   readonly rawLayout?: unknown;
+  /**
+   * Compute each output file's SHA-256 after writing (default false: it reads
+   * the whole output again, zeros of a sparse raw image included).
+   */
+  readonly hashOutputs?: boolean;
   /** Also compute a build manifest (tree digest, disk and partition SHA-256). */
   readonly manifest?: boolean;
   /** Non-fatal problems (e.g. xattrs that cannot be read). */
@@ -64,7 +73,8 @@ export interface BuildResult {
   readonly plan: DiskPlan;
   readonly seed: string;
   readonly sourceDateEpoch: number | undefined;
-  readonly outputs: readonly { format: OutputFormat; path: string; sha256: string }[];
+  /** sha256 is set when `hashOutputs` or `manifest` was requested. */
+  readonly outputs: readonly { format: OutputFormat; path: string; sha256?: string }[];
   readonly manifest?: BuildManifest;
 }
 
@@ -115,10 +125,11 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
   }
 
   // Plan everything (and fail on bad input) before any output file exists.
+  const biosBoot = layout.biosBoot ? loadGrubBiosImages(layout.biosBoot, opts.layoutDir ?? ".") : undefined;
   const holes = fileDataRuns();
   let plan: DiskPlan;
   try {
-    plan = planDisk(layout, tree, ctx, { readDataRuns: holes.readDataRuns });
+    plan = planDisk(layout, tree, ctx, { readDataRuns: holes.readDataRuns, biosBoot });
   } finally {
     holes.close();
   }
@@ -130,7 +141,7 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
     for (const o of opts.outputs) {
       const t = openTempOutput(o.path, opts.force ?? false);
       temps.push(t);
-      sinks.push(createSink(o, t.fd, ctx, opts.workers));
+      sinks.push(createSink({ ...o, machine: { firmware: layout.biosBoot ? "bios" : "efi", ...o.machine } }, t.fd, ctx, opts.workers));
     }
     const digest = opts.manifest ? new DigestSink(partitionRanges(plan)) : undefined;
     if (digest) sinks.push(digest);
@@ -142,13 +153,14 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
     throw e;
   }
   const outputs = [];
-  for (const o of opts.outputs) outputs.push({ format: o.format, path: o.path, sha256: await sha256OfFile(o.path) });
+  const hash = opts.hashOutputs || opts.manifest;
+  for (const o of opts.outputs) outputs.push({ format: o.format, path: o.path, sha256: hash ? await sha256OfFile(o.path) : undefined });
   const seed = formatUuid(ctx.seed);
   const manifest = digestResult
     ? makeManifest({
         version: VERSION, layout: opts.rawLayout ?? (isLayout(opts.layout) ? layoutToJson(opts.layout) : opts.layout), seed,
         sourceDateEpoch: ctx.epochSec, tree: tree ? treeDigest(tree) : null, plan, digest: digestResult,
-        outputs: outputs.map((o) => ({ format: o.format, sha256: o.sha256 })),
+        outputs: outputs.map((o) => ({ format: o.format, sha256: o.sha256! })),
       })
     : undefined;
   return { plan, seed, sourceDateEpoch: ctx.epochSec, outputs, manifest };

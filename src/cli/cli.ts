@@ -49,7 +49,8 @@ Options:
   -l, --layout FILE           layout.json (partitions, sizes, outputs)
   -o, --output OUT            output path; with several formats, a stem to which
                               .img / .qcow2 / .vmdk is appended
-  -f, --format LIST           raw, qcow2, vmdk, comma separated (default: the
+  -f, --format LIST           raw, qcow2, vmdk, ova, vagrant-libvirt,
+                              vagrant-virtualbox, comma separated (default: the
                               layout's "outputs", else raw)
       --compress              compress qcow2 clusters
       --seed UUID             seed for every id (overrides the layout's)
@@ -70,7 +71,9 @@ rootfs, 5 content does not fit, 6 output problem, 7 not supported yet,
 8 bad input image, 70 internal error, 130 interrupted.
 `;
 
-const EXT: Record<OutputFormat, string> = { raw: ".img", qcow2: ".qcow2", vmdk: ".vmdk" };
+const EXT: Record<OutputFormat, string> = {
+  raw: ".img", qcow2: ".qcow2", vmdk: ".vmdk", "vagrant-libvirt": ".libvirt.box", "vagrant-virtualbox": ".virtualbox.box", ova: ".ova",
+};
 
 function usage(msg: string): never {
   throw new MkdiskError("E_USAGE", `${msg} (see mkdisk --help)`);
@@ -189,6 +192,7 @@ export async function main(argv: string[]): Promise<number> {
   const result = await buildDisk({
     layout: raw,
     manifest: v.manifest !== undefined,
+    hashOutputs: v.json ?? false,
     rootfs: v.rootfs,
     outputs,
     seed: v.seed,

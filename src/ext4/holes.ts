@@ -18,17 +18,17 @@ export type ReadAt = (path: string | Buffer, into: Uint8Array, fileOffsetBytes: 
 
 const CHUNK_BYTES = 1 << 20;
 
-/** True when block [at, at + 4096) of `buf` (8-byte aligned, length a multiple of 8) is zero; compares 64-bit words. */
-function zeroBlock(words: BigUint64Array, at: number, lenBytes: number): boolean {
-  const from = at / 8;
-  const to = from + Math.ceil(lenBytes / 8);
-  for (let i = from; i < to; i++) if (words[i] !== 0n) return false;
+/** True when block [at, at + lenBytes) of `buf` is zero, compared by 32-bit words (no BigInt). */
+function zeroBlock(words: Uint32Array, at: number, lenBytes: number): boolean {
+  const from = at >>> 2;
+  const to = from + (lenBytes >>> 2);
+  for (let i = from; i < to; i++) if (words[i] !== 0) return false;
   return true;
 }
 
 export function zeroBlockRuns(readAt: ReadAt): ReadDataRuns {
   const buf = new Uint8Array(CHUNK_BYTES);
-  const words = new BigUint64Array(buf.buffer);
+  const words = new Uint32Array(buf.buffer);
   return (node: TreeNode): DataRuns => {
     const size = node.sizeBytes;
     const runs: Array<[number, number]> = [];

@@ -24,6 +24,7 @@ export interface FsRequest {
   readonly where: string;
   /** Content-based hole detection for ext4 (a Node adapter injected by the caller). */
   readonly readDataRuns?: ReadDataRuns;
+  readonly followSymlinks?: boolean;
 }
 
 export interface FsMinRequest {
@@ -33,6 +34,7 @@ export interface FsMinRequest {
   readonly label: string;
   readonly where: string;
   readonly readDataRuns?: ReadDataRuns;
+  readonly followSymlinks?: boolean;
 }
 
 export interface FsDriver {
@@ -64,8 +66,9 @@ const vfat: FsDriver = {
       label: r.label,
       ctx: r.ctx,
       hiddenSectors: r.startLba,
+      followSymlinks: r.followSymlinks,
     }),
-  minimumBytes: (r) => fat32MinimumSizeBytes(r.tree ?? EMPTY, r.sectorBytes as 512 | 4096, { label: r.label }),
+  minimumBytes: (r) => fat32MinimumSizeBytes(r.tree ?? EMPTY, r.sectorBytes as 512 | 4096, { label: r.label, followSymlinks: r.followSymlinks }),
 };
 
 const ext4: FsDriver = {

@@ -9,12 +9,14 @@ import { parseUuid } from "../bin/guid.js";
 import type { BuildContext } from "../context/index.js";
 import { bytesExtent, concatStreams, shifted, type Extent, type PlannedRegion } from "../io/extent.js";
 import { encodeGpt, GPT_NAME_UNITS, type GptPartitionEntry } from "../gpt/gpt.js";
-import { GPT_ATTR, isRootType } from "../gpt/types.js";
+import { GPT_ATTR, growsFileSystemByDefault, isRootType } from "../gpt/types.js";
 import { parseCopyFiles, selectTree } from "../tree/select.js";
 import type { Tree } from "../tree/types.js";
 import { FS_DRIVERS } from "./filesystems.js";
 import type { ReadDataRuns } from "../ext4/index.js";
 import { placePartitions } from "./place.js";
+import { planBiosBoot } from "../boot/plan.js";
+import type { GrubBiosImages } from "../boot/grub-bios.js";
 import type { Layout, PartitionSpec } from "./schema.js";
 import { formatSize } from "./units.js";
 
@@ -47,15 +49,26 @@ export interface PlanOptions {
   readonly mbrBootCode?: Uint8Array;
   /** Content-based hole detection for ext4 files (Node adapter; see src/io/holes.ts). */
   readonly readDataRuns?: ReadDataRuns;
+  /** GRUB i386-pc boot.img + core.img (read by the caller from the layout's biosBoot paths; see src/boot). */
+  readonly biosBoot?: GrubBiosImages;
 }
 
+/**
+ * Partition labels as systemd-repart 252 gives them: an explicit label is used
+ * as it is (even when another partition has it); otherwise the type's default
+ * label, or "-2", "-3" … appended when an earlier partition already has it.
+ */
 function defaultLabels(layout: Layout): string[] {
-  const seen = new Map<string, number>();
-  return layout.partitions.map((p) => {
-    const n = (seen.get(p.type.guid) ?? 0) + 1;
-    seen.set(p.type.guid, n);
-    return n === 1 ? p.type.defaultLabel : `${p.type.defaultLabel}-${n}`;
-  });
+  const labels: string[] = [];
+  for (const p of layout.partitions) {
+    let label = p.label;
+    if (label === undefined) {
+      label = p.type.defaultLabel;
+      for (let k = 2; labels.includes(label); k++) label = `${p.type.defaultLabel}-${k}`;
+    }
+    labels.push(label);
+  }
+  return labels;
 }
 
 export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildContext, opts: PlanOptions = {}): DiskPlan {
@@ -91,7 +104,7 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
   const minBytes = layout.partitions.map((p, i) => {
     const where = `partitions[${i}]`;
     const fsMin = p.format
-      ? FS_DRIVERS[p.format].minimumBytes({ tree: trees[i], sectorBytes, fsUuid: ctx.filesystemUuid(ids[i].uuid), label: p.fsLabel ?? ids[i].label, where, readDataRuns: opts.readDataRuns })
+      ? FS_DRIVERS[p.format].minimumBytes({ tree: trees[i], sectorBytes, fsUuid: ctx.filesystemUuid(ids[i].uuid), label: p.fsLabel ?? ids[i].label, where, readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks })
       : 0;
     if (p.minBytes !== undefined && p.maxBytes === p.minBytes && fsMin > p.minBytes) {
       fail("E_FIT", `the ${p.format} content needs at least ${formatSize(fsMin)} (${fsMin} bytes); "size" is ${formatSize(p.minBytes)}. Raise "size"`, `${where}.size`);
@@ -110,6 +123,11 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
     layout.alignmentBytes,
   );
 
+  if (opts.biosBoot && opts.mbrBootCode) fail("E_USAGE", `give either biosBoot or mbrBootCode, not both`, "biosBoot");
+  const biosBoot = opts.biosBoot
+    ? planBiosBoot(opts.biosBoot, layout.partitions.map((p, i) => ({ typeGuid: p.type.guid, format: p.format, startLba: placed.partitions[i].startBytes / sectorBytes, sizeBytes: placed.partitions[i].sizeBytes })), sectorBytes)
+    : undefined;
+
   const partitions: PlannedPartition[] = layout.partitions.map((p, i) => {
     const pl = placed.partitions[i];
     const startLba = pl.startBytes / sectorBytes;
@@ -119,16 +137,17 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
     };
     setBit(GPT_ATTR.noAuto, p.noAuto);
     setBit(GPT_ATTR.readOnly, p.readOnly);
-    setBit(GPT_ATTR.growFileSystem, p.growFileSystem ?? (isRootType(p.type) && p.format !== undefined));
+    // repart's default: bit 59 on root/usr/home/srv/var/tmp/xbootldr unless read-only (an explicit false clears it).
+    setBit(GPT_ATTR.growFileSystem, p.growFileSystem ?? (growsFileSystemByDefault(p.type) && !p.readOnly));
     for (const b of p.attributeBits) attributes |= 1n << BigInt(b);
     const fsUuid = p.format ? ctx.filesystemUuid(ids[i].uuid) : undefined;
     const where = `partitions[${i}]`;
     const region = p.format
       ? FS_DRIVERS[p.format].plan({
           format: p.format, tree: trees[i], sizeBytes: pl.sizeBytes, sectorBytes, startLba,
-          fsUuid: fsUuid!, label: p.fsLabel ?? ids[i].label, ctx, where, readDataRuns: opts.readDataRuns,
+          fsUuid: fsUuid!, label: p.fsLabel ?? ids[i].label, ctx, where, readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks,
         })
-      : undefined;
+      : biosBoot?.partitionIndex === i ? biosBoot.region : undefined;
     if (region && region.sizeBytes > pl.sizeBytes) fail("E_INTERNAL", `filesystem planned ${region.sizeBytes} bytes into a ${pl.sizeBytes}-byte partition`, where);
     return {
       spec: p, number: i + 1, ...ids[i], attributes, startLba, sizeBytes: pl.sizeBytes,
@@ -140,7 +159,7 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
   const entries: GptPartitionEntry[] = partitions.map((p) => ({
     typeGuid: p.typeGuid, uniqueGuid: p.uuid, startLba: p.startLba, endLba: p.endLba, attributes: p.attributes, name: p.label,
   }));
-  const gpt = encodeGpt({ sectorBytes, totalSectors: totalBytes / sectorBytes, diskGuid }, entries, opts.mbrBootCode);
+  const gpt = encodeGpt({ sectorBytes, totalSectors: totalBytes / sectorBytes, diskGuid }, entries, opts.mbrBootCode ?? biosBoot?.mbrBootCode);
 
   return {
     sectorBytes, totalBytes, diskGuid, partitions,

@@ -11,7 +11,7 @@ import { parseSize } from "./units.js";
 
 export const FORMATS = ["vfat", "ext4", "swap"] as const;
 export type FsFormat = (typeof FORMATS)[number];
-export const OUTPUT_FORMATS = ["raw", "qcow2", "vmdk"] as const;
+export const OUTPUT_FORMATS = ["raw", "qcow2", "vmdk", "vagrant-libvirt", "vagrant-virtualbox", "ova"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 export const SECTOR_SIZES = [512, 4096] as const;
 
@@ -34,6 +34,8 @@ export interface PartitionSpec {
   readonly attributeBits: readonly number[];
   /** Filesystem label; defaults to the partition label. */
   readonly fsLabel?: string;
+  /** vfat only: follow symlinks that resolve inside the tree (default: a symlink is an error). */
+  readonly followSymlinks?: boolean;
 }
 
 export interface OutputSpec {
@@ -57,6 +59,13 @@ export interface Layout {
   readonly ownershipManifest?: string;
   readonly partitions: readonly PartitionSpec[];
   readonly outputs: readonly OutputSpec[];
+  /** GRUB for BIOS: boot.img → protective MBR, core.img → the bios-boot partition (src/boot). Paths relative to the layout file. */
+  readonly biosBoot?: BiosBootSpec;
+}
+
+export interface BiosBootSpec {
+  readonly bootImage: string;
+  readonly coreImage: string;
 }
 
 type Obj = Record<string, unknown>;
@@ -90,9 +99,9 @@ function oneOf<T extends string | number>(v: unknown, allowed: readonly T[], whe
 
 const PARTITION_KEYS = [
   "type", "label", "uuid", "size", "minSize", "maxSize", "grow", "format", "copyFiles", "excludeFiles",
-  "noAuto", "readOnly", "growFileSystem", "attributes", "fsLabel",
+  "noAuto", "readOnly", "growFileSystem", "attributes", "fsLabel", "followSymlinks",
 ] as const;
-const TOP_KEYS = ["$schema", "seed", "sourceDateEpoch", "size", "sectorSize", "alignment", "architecture", "ownership", "ownershipManifest", "partitions", "outputs"] as const;
+const TOP_KEYS = ["$schema", "seed", "sourceDateEpoch", "size", "sectorSize", "alignment", "architecture", "ownership", "ownershipManifest", "partitions", "outputs", "biosBoot"] as const;
 const OUTPUT_KEYS = ["format", "path", "compress", "clusterSize"] as const;
 
 export function parseLayout(json: unknown): Layout {
@@ -119,7 +128,8 @@ export function parseLayout(json: unknown): Layout {
   const partitions = json.partitions.map((p, i) => parsePartition(p, i, architecture));
   const outputs = json.outputs === undefined ? [{ format: "raw" as const }] : parseOutputs(json.outputs);
   const ownershipManifest = json.ownershipManifest === undefined ? undefined : str(json.ownershipManifest, "ownershipManifest");
-  return { seed, sourceDateEpoch, size, sectorSize, alignmentBytes, architecture, ownership, ownershipManifest, partitions, outputs };
+  const biosBoot = json.biosBoot === undefined ? undefined : parseBiosBoot(json.biosBoot, partitions);
+  return { seed, sourceDateEpoch, size, sectorSize, alignmentBytes, architecture, ownership, ownershipManifest, partitions, outputs, biosBoot };
 }
 
 function parsePartition(p: unknown, index: number, arch: Architecture): PartitionSpec {
@@ -165,10 +175,22 @@ function parsePartition(p: unknown, index: number, arch: Architecture): Partitio
   }
   const flag = (k: "noAuto" | "readOnly" | "growFileSystem") => (p[k] === undefined ? undefined : bool(p[k], `${w}.${k}`));
   const fsLabel = p.fsLabel === undefined ? undefined : str(p.fsLabel, `${w}.fsLabel`);
+  const followSymlinks = p.followSymlinks === undefined ? undefined : bool(p.followSymlinks, `${w}.followSymlinks`);
+  if (followSymlinks && format !== "vfat") fail("E_LAYOUT", `followSymlinks applies to vfat partitions (ext4 stores symlinks as they are)`, `${w}.followSymlinks`);
   return {
     index, type, label, uuid, minBytes, maxBytes, grow, format, copyFiles, excludeFiles,
-    noAuto: flag("noAuto"), readOnly: flag("readOnly"), growFileSystem: flag("growFileSystem"), attributeBits, fsLabel,
+    noAuto: flag("noAuto"), readOnly: flag("readOnly"), growFileSystem: flag("growFileSystem"), attributeBits, fsLabel, followSymlinks,
   };
+}
+
+function parseBiosBoot(v: unknown, partitions: readonly PartitionSpec[]): BiosBootSpec {
+  if (!isObj(v)) fail("E_LAYOUT", `expected an object like {"bootImage": "boot.img", "coreImage": "core.img"}`, "biosBoot");
+  checkKeys(v, ["bootImage", "coreImage"], "biosBoot");
+  for (const k of ["bootImage", "coreImage"] as const) if (v[k] === undefined) fail("E_LAYOUT", `"${k}" is required (path of GRUB's i386-pc ${k === "bootImage" ? "boot.img" : "core.img"})`, `biosBoot.${k}`);
+  const i = partitions.findIndex((p) => p.type.name === "bios-boot");
+  if (i < 0) fail("E_LAYOUT", `biosBoot needs a partition of type "bios-boot" (1M is usual) to hold core.img`, "biosBoot");
+  if (partitions[i].format !== undefined) fail("E_LAYOUT", `the bios-boot partition holds core.img and takes no "format"`, `partitions[${i}].format`);
+  return { bootImage: str(v.bootImage, "biosBoot.bootImage"), coreImage: str(v.coreImage, "biosBoot.coreImage") };
 }
 
 function parseOutputs(v: unknown): OutputSpec[] {
