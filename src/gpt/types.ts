@@ -6,16 +6,20 @@
 export interface PartitionType {
   readonly name: string;
   readonly guid: string;
-  /** repart's default label (the type's name in repart's table). */
+  /** repart's default label: the type's name in systemd's table, "linux" for a type systemd does not know. */
   readonly defaultLabel: string;
 }
+
+/** The label systemd-repart gives a partition whose type GUID systemd does not know. */
+export const UNKNOWN_TYPE_LABEL = "linux";
 
 const T = (name: string, guid: string, defaultLabel = name): PartitionType => ({ name, guid, defaultLabel });
 
 export const PARTITION_TYPES: readonly PartitionType[] = [
   T("esp", "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"),
   T("xbootldr", "bc13c2ff-59e6-4262-a352-b275fd6f7172"),
-  T("bios-boot", "21686148-6449-6e6f-744e-656564454649"),
+  // Not in systemd's table: repart labels it "linux" (checked against systemd-repart 252).
+  T("bios-boot", "21686148-6449-6e6f-744e-656564454649", UNKNOWN_TYPE_LABEL),
   T("swap", "0657fd6d-a4ab-43c4-84e5-0933c84b4f4f"),
   T("home", "933ac7e1-2eb4-4f13-b844-0e14e2aef915"),
   T("srv", "3b8f8425-20e0-4f3b-907f-1a25a76f98e8"),
@@ -41,13 +45,22 @@ export function resolveType(name: string, arch: Architecture): PartitionType | u
   if (hit) return hit;
   if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(lower)) {
     const known = PARTITION_TYPES.find((t) => t.guid === lower);
-    return known ?? { name: lower, guid: lower, defaultLabel: lower };
+    return known ?? { name: lower, guid: lower, defaultLabel: UNKNOWN_TYPE_LABEL };
   }
   return undefined;
 }
 
 export function isRootType(t: PartitionType): boolean {
   return t.name.startsWith("root-");
+}
+
+/**
+ * Types on which systemd-repart sets GPT attribute bit 59 (grow-file-system)
+ * unless the partition is read-only: root and /usr of every architecture, home,
+ * srv, var, tmp and xbootldr. With or without a file system.
+ */
+export function growsFileSystemByDefault(t: PartitionType): boolean {
+  return /^(root|usr)-/.test(t.name) || ["home", "srv", "var", "tmp", "xbootldr"].includes(t.name);
 }
 
 /** GPT attribute bits (UEFI 2.10 §5.3.3 and the Discoverable Partitions Specification). */
