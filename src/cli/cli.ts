@@ -175,7 +175,7 @@ export async function main(argv: string[]): Promise<number> {
     if (fmts.length === 0) usage("--format needs at least one format");
     outputs = (fmts as OutputFormat[]).map((format) => ({ format, path: "", compress: format === "qcow2" ? v.compress : undefined }));
   } else {
-    outputs = fromLayout.map((o) => ({ format: o.format, path: o.path ?? "", compress: v.compress ?? o.compress, clusterSize: o.clusterSize }));
+    outputs = fromLayout.map((o) => ({ format: o.format, path: o.path ?? "", compress: v.compress ?? o.compress, clusterSize: o.clusterSize, machine: o.machine }));
   }
   if (v.output !== undefined) {
     if (outputs.length === 1) outputs[0] = { ...outputs[0], path: v.output };

@@ -40,6 +40,8 @@ export interface PartitionSpec {
 
 export interface OutputSpec {
   readonly format: OutputFormat;
+  /** Virtual machine settings for ova and vagrant outputs (src/ovf/machine.ts). */
+  readonly machine?: { name?: string; osType?: string; cpus?: number; memoryMiB?: number; firmware?: "bios" | "efi"; controller?: "sata" | "ide" };
   readonly path?: string;
   readonly compress?: boolean;
   readonly clusterSize?: number;
@@ -102,7 +104,8 @@ const PARTITION_KEYS = [
   "noAuto", "readOnly", "growFileSystem", "attributes", "fsLabel", "followSymlinks",
 ] as const;
 const TOP_KEYS = ["$schema", "seed", "sourceDateEpoch", "size", "sectorSize", "alignment", "architecture", "ownership", "ownershipManifest", "partitions", "outputs", "biosBoot"] as const;
-const OUTPUT_KEYS = ["format", "path", "compress", "clusterSize"] as const;
+const OUTPUT_KEYS = ["format", "path", "compress", "clusterSize", "machine"] as const;
+const MACHINE_KEYS = ["name", "osType", "cpus", "memoryMiB", "firmware", "controller"] as const;
 
 export function parseLayout(json: unknown): Layout {
   if (!isObj(json)) fail("E_LAYOUT", `the layout must be a JSON object`, "$");
@@ -211,6 +214,19 @@ function parseOutputs(v: unknown): OutputSpec[] {
       const c = parseSize(o.clusterSize, `${w}.clusterSize`);
       if (c < 512 || c > 2 << 20 || !Number.isInteger(Math.log2(c))) fail("E_LAYOUT", `qcow2 cluster size must be a power of two from 512 to 2M, got ${c}`, `${w}.clusterSize`);
       out.clusterSize = c;
+    }
+    if (o.machine !== undefined) {
+      if (!["ova", "vagrant-libvirt", "vagrant-virtualbox"].includes(format)) fail("E_LAYOUT", `machine applies to ova and vagrant outputs`, `${w}.machine`);
+      if (!isObj(o.machine)) fail("E_LAYOUT", `expected an object like {"cpus": 2, "memoryMiB": 2048}`, `${w}.machine`);
+      checkKeys(o.machine, MACHINE_KEYS, `${w}.machine`);
+      const m = o.machine;
+      for (const k of ["name", "osType"] as const) if (m[k] !== undefined) str(m[k], `${w}.machine.${k}`);
+      for (const k of ["cpus", "memoryMiB"] as const) {
+        if (m[k] !== undefined && (typeof m[k] !== "number" || !Number.isSafeInteger(m[k]) || (m[k] as number) < 1)) fail("E_LAYOUT", `expected a positive whole number`, `${w}.machine.${k}`);
+      }
+      if (m.firmware !== undefined) oneOf(m.firmware, ["bios", "efi"] as const, `${w}.machine.firmware`);
+      if (m.controller !== undefined) oneOf(m.controller, ["sata", "ide"] as const, `${w}.machine.controller`);
+      out.machine = m as OutputSpec["machine"];
     }
     return out;
   });
