@@ -152,7 +152,17 @@ export interface GptGeometry {
 
 /** Sectors taken by the 128-entry array: 32 for 512-byte sectors, 4 for 4096. */
 export const entryArraySectors = (sectorBytes: number) => (GPT_ENTRY_COUNT * GPT_ENTRY_SIZE) / sectorBytes;
-export const firstUsableLba = (sectorBytes: number) => 2 + entryArraySectors(sectorBytes);
+/**
+ * First usable LBA. Given the disk size, the rule libfdisk applies (and so sfdisk
+ * and systemd-repart write): 1 MiB on a disk larger than 4 MiB, else just past
+ * the entry array. Without it: just past the entry array (LBA 34 / LBA 6).
+ */
+export const SMALL_DISK_BYTES = 4 << 20;
+export const ONE_MIB = 1 << 20;
+export function firstUsableLba(sectorBytes: number, totalSectors?: number): number {
+  if (totalSectors !== undefined && totalSectors * sectorBytes > SMALL_DISK_BYTES) return ONE_MIB / sectorBytes;
+  return 2 + entryArraySectors(sectorBytes);
+}
 export const lastUsableLba = (sectorBytes: number, totalSectors: number) => totalSectors - 2 - entryArraySectors(sectorBytes);
 
 export function encodeHeader(g: GptGeometry, primary: boolean, entriesCrc: number): Uint8Array {
@@ -165,7 +175,7 @@ export function encodeHeader(g: GptGeometry, primary: boolean, entriesCrc: numbe
     Reserved: 0,
     MyLBA: primary ? 1 : last,
     AlternateLBA: primary ? last : 1,
-    FirstUsableLBA: firstUsableLba(g.sectorBytes),
+    FirstUsableLBA: firstUsableLba(g.sectorBytes, g.totalSectors),
     LastUsableLBA: lastUsableLba(g.sectorBytes, g.totalSectors),
     DiskGUID: guidToGptBytes(g.diskGuid),
     PartitionEntryLBA: primary ? 2 : last - entryArraySectors(g.sectorBytes),

@@ -32,6 +32,8 @@ export const PARTITION_TYPES: readonly PartitionType[] = [
   T("root-riscv64", "72ec70a6-cf74-40e6-bd49-4bda08e8f224"),
   T("usr-x86-64", "8484680c-9521-48c6-9c11-b0720656f69e"),
   T("usr-arm64", "b0e01050-ee5f-4390-949a-9101b17104e9"),
+  T("usr-x86", "75250d76-8cc6-458e-bd66-bd47cc81a812"),
+  T("usr-riscv64", "beaec34b-8442-439b-a40b-984381ed097d"),
 ];
 
 export const ARCHITECTURES = ["x86-64", "arm64", "x86", "riscv64"] as const;
