@@ -9,7 +9,8 @@
  *   block 1..          group descriptor table
  *   after the header   flex group 0: block bitmaps, inode bitmaps, inode tables
  *   then               journal (inode 8), root dir, lost+found, the tree in
- *                      depth-first order, each file's extent-tree blocks after its data
+ *                      depth-first order, each file's extent-tree blocks after its data,
+ *                      then its xattr block (a shared one after its first user)
  *   group 1, 3, 5 …    superblock backup (s_block_group_nr = group) + GDT copy
  */
 import { bytesExtent, fileExtent, type Extent } from "../io/extent.js";
@@ -23,6 +24,7 @@ import { encodeInodeFast, type InodeFields } from "./inode.js";
 import { encodeJournalSuperblock } from "./journal.js";
 import type { Ext4Layout, InodeInfo, TreeAnalysis } from "./plan.js";
 import { encodeSuperblock, type SuperblockValues } from "./superblock.js";
+import { encodeXattrBlock } from "./xattr.js";
 
 export interface EmitInput {
   analysis: TreeAnalysis;
@@ -205,6 +207,18 @@ export class Ext4Emitter {
   }
 
   private treeInode(inf: InodeInfo): InodeFields {
+    const f = this.treeInodeBase(inf);
+    const x = inf.xattr;
+    if (!x) return f;
+    f.xattrSpace = x.ibody;
+    if (x.blockId !== undefined) {
+      f.fileAclBlock = this.inp.layout.xattrBlockNr[x.blockId];
+      f.blocks512 += BLOCK_BYTES / 512; // each user counts the shared block, as the kernel's quota does
+    }
+    return f;
+  }
+
+  private treeInodeBase(inf: InodeInfo): InodeFields {
     const time = inf.mtime ? this.inp.ctx.clamp(inf.mtime) : this.fsTime;
     const base = { mode: TYPE_BITS[inf.type] | inf.perm, uid: inf.uid, gid: inf.gid, time, links: inf.links };
     const b = this.inp.layout.blocks[inf.ino];
@@ -303,6 +317,10 @@ export class Ext4Emitter {
       }
       this.treeRecords(recs, ino);
     }
+    inp.analysis.xattrBlocks.forEach((xb, id) => {
+      const nr = inp.layout.xattrBlockNr[id];
+      recs.push({ block: nr, gen: () => [bytesExtent(nr * BLOCK_BYTES, encodeXattrBlock(xb.attrs, xb.refcount, nr, this.fsSeed))] });
+    });
     recs.sort((a, b) => a.block - b.block);
     return recs;
   }

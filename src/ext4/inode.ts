@@ -1,8 +1,8 @@
 /**
  * ext4 inode, 256 bytes (s_inode_size), kernel Documentation/filesystems/ext4/
  * inodes.rst (struct ext4_inode). Little-endian. The first 128 bytes are the
- * classic inode; i_extra_isize (32) more bytes follow; 0xA0..0xFF is left zero
- * (no in-inode extended attributes).
+ * classic inode; i_extra_isize (32) more bytes follow; 0xA0..0xFF holds the
+ * in-inode extended attributes (xattr.ts) or zeros.
  *
  *  off  field                  off  field
  *  0x00 i_mode                 0x74 l_i_blocks_high     (osd2, Linux)
@@ -20,7 +20,7 @@
  *  0x28 i_block[15] (60 B)     0x94 i_crtime_extra
  *  0x64 i_generation           0x98 i_version_hi
  *  0x68 i_file_acl_lo          0x9C i_projid
- *  0x6C i_size_high            0xA0 (in-inode xattr space, zero)
+ *  0x6C i_size_high            0xA0 in-inode xattr area (magic, entries, values)
  *  0x70 i_obso_faddr
  *
  * Times: i_*time holds the low 32 bits of the signed seconds; i_*_extra holds
@@ -91,6 +91,10 @@ export interface InodeFields {
   flags: number;
   /** 60 bytes: extent root, fast symlink target or device number. */
   iBlock: Uint8Array;
+  /** i_file_acl: the xattr block (0 or absent: none). */
+  fileAclBlock?: number;
+  /** The 96-byte in-inode xattr area at 0xA0 (absent: zeros). */
+  xattrSpace?: Uint8Array;
 }
 
 export const MIN_TIME_SEC = -0x8000_0000;
@@ -113,6 +117,9 @@ function checkFields(f: InodeFields, where: string): void {
   if (f.iBlock.length !== 60) fail("E_INTERNAL", `i_block must be 60 bytes`, where);
   if (!(f.links >= 0 && f.links <= 0xffff)) fail("E_INTERNAL", `link count ${f.links} out of range`, where);
   if (!(f.blocks512 < 2 ** 48)) fail("E_FIT", `file needs ${f.blocks512} sectors, more than huge_file's 2^48`, where);
+  if (f.xattrSpace && f.xattrSpace.length !== INODE_BYTES - 0xa0) fail("E_INTERNAL", `in-inode xattr area must be ${INODE_BYTES - 0xa0} bytes`, where);
+  const acl = f.fileAclBlock ?? 0;
+  if (!(Number.isSafeInteger(acl) && acl >= 0 && acl < 2 ** 48)) fail("E_INTERNAL", `xattr block ${acl} out of range`, where);
 }
 
 /** Readable codec: the struct table. */
@@ -133,8 +140,10 @@ export function encodeInodeTable(f: InodeFields, ino: number, fsSeed: number, ou
       i_blocks_lo: f.blocks512 % 0x1_0000_0000,
       i_flags: f.flags,
       i_block: f.iBlock,
+      i_file_acl_lo: (f.fileAclBlock ?? 0) % 0x1_0000_0000,
       i_size_high: Math.floor(f.sizeBytes / 0x1_0000_0000),
       l_i_blocks_high: Math.floor(f.blocks512 / 0x1_0000_0000),
+      l_i_file_acl_high: Math.floor((f.fileAclBlock ?? 0) / 0x1_0000_0000),
       l_i_uid_high: f.uid >>> 16,
       l_i_gid_high: f.gid >>> 16,
       i_extra_isize: EXTRA_ISIZE,
@@ -143,6 +152,7 @@ export function encodeInodeTable(f: InodeFields, ino: number, fsSeed: number, ou
       i_atime_extra: tExtra,
       i_crtime: tLo,
       i_crtime_extra: tExtra,
+      i_xattr_space: f.xattrSpace,
     },
     out,
     at,
@@ -167,8 +177,11 @@ export function encodeInodeFast(f: InodeFields, ino: number, fsSeed: number, out
   d.setUint32(0x1c, f.blocks512 % 0x1_0000_0000, true);
   d.setUint32(0x20, f.flags, true);
   out.set(f.iBlock, at + 0x28);
+  const acl = f.fileAclBlock ?? 0;
+  d.setUint32(0x68, acl % 0x1_0000_0000, true);
   d.setUint32(0x6c, Math.floor(f.sizeBytes / 0x1_0000_0000), true);
   d.setUint16(0x74, Math.floor(f.blocks512 / 0x1_0000_0000), true);
+  d.setUint16(0x76, Math.floor(acl / 0x1_0000_0000), true);
   d.setUint16(0x78, f.uid >>> 16, true);
   d.setUint16(0x7a, f.gid >>> 16, true);
   d.setUint16(0x80, EXTRA_ISIZE, true);
@@ -177,6 +190,7 @@ export function encodeInodeFast(f: InodeFields, ino: number, fsSeed: number, out
   d.setUint32(0x8c, tExtra, true);
   d.setUint32(0x90, tLo, true);
   d.setUint32(0x94, tExtra, true);
+  if (f.xattrSpace) out.set(f.xattrSpace, at + 0xa0);
   setInodeChecksum(out, at, ino, fsSeed);
 }
 

@@ -34,6 +34,7 @@ import { DirectoryPlan, validateName, type DirEntry } from "./dir.js";
 import { ExtentTree, extentTreeBlockCount, runsToExtents, type FileExtent } from "./extent.js";
 import { BlockAllocator, OutOfSpace, planGeometry, type Geometry } from "./geometry.js";
 import { defaultJournalBlocks } from "./journal.js";
+import { encodeIbody, splitXattrs, toDiskXattrs, xattrBlockKey, XATTR_REFCOUNT_MAX, type DiskXattr } from "./xattr.js";
 
 /** Runs of non-zero 4 KiB blocks of a regular file: [firstBlock, blockCount], ascending, disjoint. */
 export type DataRuns = ReadonlyArray<readonly [number, number]>;
@@ -59,14 +60,24 @@ export interface InodeInfo {
   dir?: DirectoryPlan;
   /** Data blocks wanted, as logical runs (files: all blocks, or the non-zero ones). */
   logicalRuns: DataRuns;
+  /** Extended attributes: the 96-byte in-inode area and/or an index into TreeAnalysis.xattrBlocks. */
+  xattr?: { ibody?: Uint8Array; blockId?: number };
+}
+
+/** One shared xattr block: its attributes and how many inodes point at it. */
+export interface XattrBlockPlan {
+  attrs: DiskXattr[];
+  refcount: number;
 }
 
 export interface TreeAnalysis {
   /** Indexed by inode number; entries 0..10 are undefined. */
   inodes: Array<InodeInfo | undefined>;
   lastIno: number;
-  /** Data blocks before extent-tree blocks (journal excluded). */
+  /** Data blocks before extent-tree blocks (journal excluded), xattr blocks included. */
   dataBlocks: number;
+  /** Xattr blocks, numbered in inode order of their first user. */
+  xattrBlocks: XattrBlockPlan[];
 }
 
 function fileType(t: NodeType): number {
@@ -194,7 +205,38 @@ export function analyzeTree(tree: Tree, hashSeed: Uint32Array, signedHash: boole
       dataBlocks += 1;
     }
   }
-  return { inodes, lastIno, dataBlocks };
+  const xattrBlocks = planXattrs(inodes, lastIno);
+  dataBlocks += xattrBlocks.length;
+  return { inodes, lastIno, dataBlocks, xattrBlocks };
+}
+
+/**
+ * Splits each inode's xattrs between the inode and a block, and shares
+ * identical blocks (as mke2fs / the kernel's mbcache do), at most
+ * XATTR_REFCOUNT_MAX inodes per block, in inode order.
+ */
+function planXattrs(inodes: Array<InodeInfo | undefined>, lastIno: number): XattrBlockPlan[] {
+  const blocks: XattrBlockPlan[] = [];
+  const open = new Map<string, number>();
+  for (const ino of [EXT4_ROOT_INO, ...Array.from({ length: lastIno - EXT4_FIRST_INO + 1 }, (_, k) => EXT4_FIRST_INO + k)]) {
+    const inf = inodes[ino]!;
+    const xs = inf.node?.xattrs;
+    if (!xs || xs.length === 0) continue;
+    const split = splitXattrs(toDiskXattrs(xs, inf.node!.path), inf.node!.path);
+    inf.xattr = { ibody: encodeIbody(split.ibody) };
+    if (split.block.length) {
+      const key = xattrBlockKey(split.block);
+      let id = open.get(key);
+      if (id === undefined || blocks[id].refcount >= XATTR_REFCOUNT_MAX) {
+        id = blocks.length;
+        blocks.push({ attrs: split.block, refcount: 0 });
+        open.set(key, id);
+      }
+      blocks[id].refcount++;
+      inf.xattr.blockId = id;
+    }
+  }
+  return blocks;
 }
 
 function checkRuns(runs: DataRuns, nblocks: number, where: string): DataRuns {
@@ -223,6 +265,8 @@ export interface Ext4Layout {
   journal: InodeBlocks;
   /** Indexed by inode number (only inodes with an extent tree: dirs, files, slow symlinks). */
   blocks: Array<InodeBlocks | undefined>;
+  /** Block number of each xattr block (index: TreeAnalysis.xattrBlocks). */
+  xattrBlockNr: number[];
   /** Blocks in use (everything below the allocator's cursor plus reserved ranges). */
   usedBlocks: number;
   cursor: number;
@@ -254,14 +298,18 @@ export function layoutExt4(a: TreeAnalysis, sizeBytes: number, where: string): E
   const alloc = new BlockAllocator(geometry.reserved, geometry.blockCount);
   const journal = allocate(alloc, [[0, journalBlocks]]);
   const blocks: Array<InodeBlocks | undefined> = [];
+  const xattrBlockNr: number[] = [];
   blocks[EXT4_JOURNAL_INO] = journal;
   const order = [EXT4_ROOT_INO, ...Array.from({ length: a.lastIno - EXT4_FIRST_INO + 1 }, (_, k) => EXT4_FIRST_INO + k)];
   for (const ino of order) {
     const inf = a.inodes[ino]!;
     const hasTree = inf.type === "dir" || inf.type === "file" || (inf.type === "symlink" && inf.logicalRuns.length > 0);
     if (hasTree) blocks[ino] = allocate(alloc, inf.logicalRuns);
+    // An inode's xattr block follows its data and extent-tree blocks (a shared one: after its first user's).
+    const id = inf.xattr?.blockId;
+    if (id !== undefined && xattrBlockNr[id] === undefined) xattrBlockNr[id] = alloc.take(1)[0][0];
   }
-  return { geometry, journalBlocks, journal, blocks, usedBlocks: alloc.usedBlocks(), cursor: alloc.cursor };
+  return { geometry, journalBlocks, journal, blocks, xattrBlockNr, usedBlocks: alloc.usedBlocks(), cursor: alloc.cursor };
 }
 
 /** True when the tree fits `sizeBytes` (E_FIT and OutOfSpace mean no; other errors propagate). */

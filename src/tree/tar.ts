@@ -282,7 +282,9 @@ function parseTar(path: string, display: string, asRoot: boolean): Tree {
   } finally {
     r.close();
   }
-  if (!sawEnd && nodes.size === 0) fail("E_TREE", `empty or not a tar archive`, display);
+  if (!sawEnd && pos === 0) fail("E_TREE", `empty or not a tar archive`, display);
+  // Every tar writer ends the archive with zero blocks; without them it was cut at a member boundary.
+  if (!sawEnd) fail("E_TREE", `truncated archive (ends after member ${index} without the end-of-archive blocks)`, `${display}: member ${index} at byte ${pos}`);
 
   // Hard links share the target's content and metadata (grouped below).
   const groups = new Map<string, string[]>();
