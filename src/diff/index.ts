@@ -12,7 +12,12 @@ import { GptEntry, GptHeader, GPT_ENTRY_SIZE, ProtectiveMbr } from "../gpt/gpt.j
 import { readGpt, type ReadGpt } from "../gpt/read.js";
 import { openAnyImage, type RandomReader } from "../inspect/index.js";
 import { probeFs } from "../inspect/fs.js";
-import { explainFs } from "./fs-explain.js";
+import { explainFs, registerExplainer } from "./fs-explain.js";
+import { explainExt4 } from "./ext4.js";
+import { explainFat } from "./fat.js";
+
+registerExplainer("ext4", explainExt4);
+registerExplainer("vfat", explainFat);
 
 export interface Difference {
   /** Where, as deep as known: "gpt", "partition 2 (root-x86-64) ext4", … */
@@ -104,6 +109,32 @@ function gptArea(g: ReadGpt, diskBytes: number, start: number): { area: string; 
   return undefined;
 }
 
+/**
+ * Splits coalesced ranges where a GPT structure or a partition starts or
+ * ends, so that each piece is attributed to the one area it lies in (a range
+ * is classified by its first byte).
+ */
+function splitAtBoundaries(ranges: [number, number][], g: ReadGpt | undefined, diskBytes: number): [number, number][] {
+  if (!g) return ranges;
+  const s = g.sectorBytes;
+  const lastLba = Math.floor(diskBytes / s) - 1;
+  const arrSectors = (128 * GPT_ENTRY_SIZE) / s;
+  const cuts = [512, s, 2 * s, (2 + arrSectors) * s, (lastLba - arrSectors) * s, lastLba * s];
+  for (const p of g.partitions) cuts.push(p.startLba * s, (p.endLba + 1) * s);
+  cuts.sort((x, y) => x - y);
+  const out: [number, number][] = [];
+  for (const [start, end] of ranges) {
+    let from = start;
+    for (const c of cuts) {
+      if (c <= from || c >= end) continue;
+      out.push([from, c]);
+      from = c;
+    }
+    out.push([from, end]);
+  }
+  return out;
+}
+
 export function diffImages(pathA: string, pathB: string): DiffResult {
   const A = openAnyImage(pathA);
   const B = openAnyImage(pathB);
@@ -127,7 +158,7 @@ export function diffImages(pathA: string, pathB: string): DiffResult {
     }
     // Ranges inside partitions go to the filesystem explainers, grouped by partition.
     const perPartition = new Map<number, [number, number][]>();
-    for (const [s, e] of ranges) {
+    for (const [s, e] of splitAtBoundaries(ranges, gA, a.virtualBytes)) {
       const g = gA ? gptArea(gA, a.virtualBytes, s) : undefined;
       if (g) {
         const old = differences.find((d) => d.area === g.area && d.what === g.what);
