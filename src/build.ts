@@ -22,7 +22,8 @@ import { planDisk, type DiskPlan } from "./layout/plan.js";
 import { canonicalJson, parseLayout, type Layout, type OutputFormat } from "./layout/schema.js";
 import { scanRootfs } from "./tree/index.js";
 import type { Tree } from "./tree/types.js";
-import { createSink } from "./outputs.js";
+import { createSink, StreamOut } from "./outputs.js";
+import { VmdkSink } from "./vmdk/index.js";
 import type { MachineOptions } from "./ovf/index.js";
 import { DigestSink } from "./io/digest.js";
 import { fileDataRuns } from "./io/holes.js";
@@ -32,6 +33,7 @@ import { VERSION } from "./version.js";
 
 export interface OutputRequest {
   readonly format: OutputFormat;
+  /** "-" streams the image to `BuildOptions.stdout` (VMDK only: the one format written strictly in order). */
   readonly path: string;
   readonly compress?: boolean;
   readonly clusterSize?: number;
@@ -54,6 +56,8 @@ export interface BuildOptions {
   /** Overrides the layout's "ownership". */
   readonly ownership?: "preserve" | "root";
   readonly force?: boolean;
+  /** Where an output with path "-" goes (default process.stdout). */
+  readonly stdout?: NodeJS.WritableStream;
   readonly workers?: number;
   readonly progress?: PumpProgress;
   /** The layout JSON as written (recorded in the manifest when `layout` is a parsed Layout). */
@@ -77,6 +81,8 @@ export interface BuildResult {
   readonly outputs: readonly { format: OutputFormat; path: string; sha256?: string }[];
   readonly manifest?: BuildManifest;
 }
+
+const STDOUT = "-";
 
 function isLayout(v: unknown): v is Layout {
   return typeof v === "object" && v !== null && "alignmentBytes" in v && "sectorSize" in v;
@@ -122,6 +128,9 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
   for (const o of opts.outputs) {
     if (paths.has(o.path)) fail("E_USAGE", `two outputs write to the same path`, o.path);
     paths.add(o.path);
+    if (o.path === STDOUT && o.format !== "vmdk") {
+      fail("E_USAGE", `only vmdk output can be written to stdout ("-o -"): ${o.format} needs a file it can seek in; give an output path`);
+    }
   }
 
   // Plan everything (and fail on bad input) before any output file exists.
@@ -136,9 +145,15 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
 
   const temps: TempOutput[] = [];
   let digestResult: DigestSink["result"];
+  let streamed: { out: StreamOut; sha256?: string } | undefined;
   try {
     const sinks: ImageSink[] = [];
     for (const o of opts.outputs) {
+      if (o.path === STDOUT) {
+        streamed = { out: new StreamOut(opts.stdout ?? process.stdout) };
+        sinks.push(new VmdkSink(streamed.out, { ctx, workers: opts.workers }));
+        continue;
+      }
       const t = openTempOutput(o.path, opts.force ?? false);
       temps.push(t);
       sinks.push(createSink({ ...o, machine: { firmware: layout.biosBoot ? "bios" : "efi", ...o.machine } }, t.fd, ctx, opts.workers));
@@ -147,6 +162,7 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
     if (digest) sinks.push(digest);
     await pump(plan.extents(), plan.totalBytes, sinks, opts.progress);
     digestResult = digest?.result;
+    if (streamed) streamed.sha256 = await streamed.out.end();
     for (const t of temps) t.commit();
   } catch (e) {
     for (const t of temps) t.abort();
@@ -154,7 +170,10 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
   }
   const outputs = [];
   const hash = opts.hashOutputs || opts.manifest;
-  for (const o of opts.outputs) outputs.push({ format: o.format, path: o.path, sha256: hash ? await sha256OfFile(o.path) : undefined });
+  for (const o of opts.outputs) {
+    const sha256 = o.path === STDOUT ? streamed?.sha256 : hash ? await sha256OfFile(o.path) : undefined;
+    outputs.push({ format: o.format, path: o.path, sha256 });
+  }
   const seed = formatUuid(ctx.seed);
   const manifest = digestResult
     ? makeManifest({

@@ -6,6 +6,8 @@ import type { OutputFormat } from "./layout/schema.js";
 import { Qcow2Sink } from "./qcow2/index.js";
 import { VmdkSink, type SequentialOut } from "./vmdk/index.js";
 import { dirname } from "node:path";
+import { createHash } from "node:crypto";
+import { MkdiskError } from "./bin/errors.js";
 import { BoxSink, type MachineOptions } from "./ovf/index.js";
 
 export interface SinkRequest {
@@ -18,9 +20,46 @@ export interface SinkRequest {
   readonly machine?: MachineOptions;
 }
 
-/** Sequential writes to a file descriptor at its current position (a file or stdout). */
+/** Sequential writes to a file descriptor at its current position. */
 export function fdStream(fd: number): SequentialOut {
   return { write: (bytes) => writeFully(fd, bytes, null) };
+}
+
+/**
+ * Sequential writes to a Node stream (stdout), waiting for 'drain' when its
+ * buffer is full so memory stays bounded, and hashing what passes.
+ */
+export class StreamOut implements SequentialOut {
+  private readonly hash = createHash("sha256");
+  private failure: Error | undefined;
+  constructor(private readonly stream: NodeJS.WritableStream) {
+    stream.on("error", (e: Error) => (this.failure ??= e));
+  }
+  async write(bytes: Uint8Array): Promise<void> {
+    this.check();
+    this.hash.update(bytes);
+    if (!this.stream.write(bytes)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.stream.off("drain", done);
+          this.stream.off("error", done);
+          resolve();
+        };
+        this.stream.on("drain", done);
+        this.stream.on("error", done);
+      });
+    }
+    this.check();
+  }
+  /** Waits until everything written has been handed to the operating system; returns the SHA-256. */
+  async end(): Promise<string> {
+    await new Promise<void>((resolve) => this.stream.write(new Uint8Array(0), () => resolve()));
+    this.check();
+    return this.hash.digest("hex");
+  }
+  private check(): void {
+    if (this.failure) throw new MkdiskError("E_OUTPUT", `writing to the output stream failed: ${this.failure.message}`, "-");
+  }
 }
 
 export function createSink(o: SinkRequest, fd: number, ctx: BuildContext, workers?: number): ImageSink {

@@ -48,7 +48,8 @@ Options:
   -r, --rootfs DIR            root filesystem directory to copy files from
   -l, --layout FILE           layout.json (partitions, sizes, outputs)
   -o, --output OUT            output path; with several formats, a stem to which
-                              .img / .qcow2 / .vmdk is appended
+                              .img / .qcow2 / .vmdk is appended; "-" streams
+                              a single vmdk output to stdout
   -f, --format LIST           raw, qcow2, vmdk, ova, vagrant-libvirt,
                               vagrant-virtualbox, comma separated (default: the
                               layout's "outputs", else raw)
@@ -176,6 +177,11 @@ export async function main(argv: string[]): Promise<number> {
     outputs = (fmts as OutputFormat[]).map((format) => ({ format, path: "", compress: format === "qcow2" ? v.compress : undefined }));
   } else {
     outputs = fromLayout.map((o) => ({ format: o.format, path: o.path ?? "", compress: v.compress ?? o.compress, clusterSize: o.clusterSize, machine: o.machine }));
+  }
+  if (v.output === "-") {
+    if (outputs.length !== 1 || outputs[0].format !== "vmdk") usage(`"-o -" streams one vmdk output to stdout; pass --format vmdk`);
+    if (v.json) usage(`--json prints to stdout, which "-o -" uses for the image`);
+    if (process.stdout.isTTY) usage(`refusing to write a disk image to a terminal; redirect stdout`);
   }
   if (v.output !== undefined) {
     if (outputs.length === 1) outputs[0] = { ...outputs[0], path: v.output };

@@ -119,6 +119,36 @@ describe("mkdisk CLI", () => {
     }
   });
 
+  it("streams a vmdk to stdout through a pipe (-o -), byte for byte the file output", () => {
+    const file = join(tmp.path, "file.vmdk");
+    const piped = join(tmp.path, "piped.vmdk");
+    // Incompressible content, so the stream is larger than a pipe's buffer.
+    const noisy = join(tmp.path, "noisy");
+    mkdirSync(noisy);
+    const noise = Buffer.alloc(1 << 20);
+    for (let i = 0, x = 1; i < noise.length; i++) noise[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24;
+    writeFileSync(join(noisy, "noise.bin"), noise);
+    const layout = join(tmp.path, "noisy.json");
+    writeFileSync(layout, JSON.stringify({ ...LAYOUT, partitions: [{ type: "root", format: "ext4", size: "16M" }] }));
+    const args = ["--rootfs", noisy, "--layout", layout, "--format", "vmdk"];
+    expect(mkdisk([...args, "-o", file]).status).toBe(0);
+    // A slow reader behind a pipe: the writer must wait for 'drain', not buffer or fail with EAGAIN.
+    const r = spawnSync("sh", ["-c", `"$@" | (sleep 0.3; cat) > "${piped}"`, "sh", process.execPath, CLI, ...args, "-o", "-"], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH },
+    });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(readFileSync(piped).length).toBeGreaterThan(1 << 20);
+    expect(sha256File(piped)).toBe(sha256File(file));
+    expect(runOk("qemu-img", ["check", "-f", "vmdk", piped])).toContain("No errors");
+    // Only the sequential format may stream; the others name the fix.
+    const raw = mkdisk(["--layout", layoutPath(), "--format", "raw", "-o", "-"]);
+    expect(raw.status).toBe(2);
+    expect(raw.stderr).toContain("--format vmdk");
+    expect(raw.stdout).toBe("");
+  });
+
   it("exits 2 for usage errors and 3 for layout errors, naming the field", () => {
     expect(mkdisk(["--bogus"]).status).toBe(2);
     expect(mkdisk(["-o", "x.img"]).status).toBe(2);
