@@ -23,7 +23,6 @@ import { canonicalJson, parseLayout, type Layout, type OutputFormat } from "./la
 import { scanRootfs } from "./tree/index.js";
 import type { Tree } from "./tree/types.js";
 import { createSink, StreamOut } from "./outputs.js";
-import { VmdkSink } from "./vmdk/index.js";
 import type { MachineOptions } from "./ovf/index.js";
 import { DigestSink } from "./io/digest.js";
 import { fileDataRuns } from "./io/holes.js";
@@ -151,12 +150,13 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
     for (const o of opts.outputs) {
       if (o.path === STDOUT) {
         streamed = { out: new StreamOut(opts.stdout ?? process.stdout) };
+        const { VmdkSink } = await import("./vmdk/index.js");
         sinks.push(new VmdkSink(streamed.out, { ctx, workers: opts.workers }));
         continue;
       }
       const t = openTempOutput(o.path, opts.force ?? false);
       temps.push(t);
-      sinks.push(createSink({ ...o, machine: { firmware: layout.biosBoot ? "bios" : "efi", ...o.machine } }, t.fd, ctx, opts.workers));
+      sinks.push(await createSink({ ...o, machine: { firmware: layout.biosBoot ? "bios" : "efi", ...o.machine } }, t.fd, ctx, opts.workers));
     }
     const digest = opts.manifest ? new DigestSink(partitionRanges(plan)) : undefined;
     if (digest) sinks.push(digest);

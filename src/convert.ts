@@ -63,7 +63,7 @@ export async function convertImage(opts: ConvertOptions): Promise<{ format: Inpu
   const ctx = new BuildContext({ seed: opts.seed ?? "00000000-0000-4000-8000-000000000000" });
   const t = openTempOutput(opts.output, opts.force ?? false);
   try {
-    const sink = createSink({ format: opts.format, compress: opts.compress, clusterSize: opts.clusterSize }, t.fd, ctx, opts.workers);
+    const sink = await createSink({ format: opts.format, compress: opts.compress, clusterSize: opts.clusterSize }, t.fd, ctx, opts.workers);
     await pump(extents, virtualBytes, [sink]);
     t.commit();
   } catch (e) {

@@ -3,12 +3,11 @@ import type { BuildContext } from "./context/index.js";
 import { RawSink, writeFully } from "./io/raw.js";
 import type { ImageSink } from "./io/sink.js";
 import type { OutputFormat } from "./layout/schema.js";
-import { Qcow2Sink } from "./qcow2/index.js";
-import { VmdkSink, type SequentialOut } from "./vmdk/index.js";
+import type { SequentialOut } from "./vmdk/index.js";
 import { dirname } from "node:path";
 import { createHash } from "node:crypto";
 import { MkdiskError } from "./bin/errors.js";
-import { BoxSink, type MachineOptions } from "./ovf/index.js";
+import type { MachineOptions } from "./ovf/index.js";
 
 export interface SinkRequest {
   readonly format: OutputFormat;
@@ -62,19 +61,29 @@ export class StreamOut implements SequentialOut {
   }
 }
 
-export function createSink(o: SinkRequest, fd: number, ctx: BuildContext, workers?: number): ImageSink {
+/**
+ * The writer for a format. Writers other than raw are loaded on first use, so
+ * a raw build does not pay for loading the qcow2, VMDK, OVF and deflate code.
+ */
+export async function createSink(o: SinkRequest, fd: number, ctx: BuildContext, workers?: number): Promise<ImageSink> {
   switch (o.format) {
     case "raw":
       return new RawSink(fd);
-    case "qcow2":
+    case "qcow2": {
+      const { Qcow2Sink } = await import("./qcow2/index.js");
       return new Qcow2Sink(fd, { clusterBytes: o.clusterSize, compress: o.compress, workers });
-    case "vmdk":
+    }
+    case "vmdk": {
+      const { VmdkSink } = await import("./vmdk/index.js");
       return new VmdkSink(fdStream(fd), { ctx, workers });
+    }
     case "vagrant-libvirt":
     case "vagrant-virtualbox":
-    case "ova":
+    case "ova": {
+      const { BoxSink } = await import("./ovf/index.js");
       return new BoxSink(o.format, fd, ctx, {
         machine: o.machine, workers, compress: o.compress, clusterBytes: o.clusterSize, scratchDir: o.path ? dirname(o.path) || "." : undefined,
       });
+    }
   }
 }

@@ -8,13 +8,8 @@ import { dirname, extname } from "node:path";
 import { parseArgs } from "node:util";
 import { MkdiskError, type ErrorCode } from "../bin/errors.js";
 import { buildDisk, type OutputRequest } from "../build.js";
-import { lintMain } from "./lint.js";
 import { VERSION } from "../version.js";
 import { checkOutputPath, removeTempFiles, writeTextAtomic } from "../io/output.js";
-import { verifyMain } from "./verify.js";
-import { convertMain } from "./convert.js";
-import { inspectMain } from "./inspect.js";
-import { diffMain } from "./diff.js";
 import { OUTPUT_FORMATS, parseLayout, type OutputFormat } from "../layout/schema.js";
 
 export { VERSION };
@@ -94,16 +89,17 @@ function progressBar(): ((done: number, total: number) => void) | undefined {
   };
 }
 
-const SUBCOMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
-  lint: lintMain,
-  verify: verifyMain,
-  convert: convertMain,
-  inspect: inspectMain,
-  diff: diffMain,
+/** Subcommands, loaded on use so that a build does not load the readers. */
+const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  lint: async (a) => (await import("./lint.js")).lintMain(a),
+  verify: async (a) => (await import("./verify.js")).verifyMain(a),
+  convert: async (a) => (await import("./convert.js")).convertMain(a),
+  inspect: async (a) => (await import("./inspect.js")).inspectMain(a),
+  diff: async (a) => (await import("./diff.js")).diffMain(a),
 };
 
 export async function main(argv: string[]): Promise<number> {
-  const sub = argv[0] !== undefined ? SUBCOMMANDS[argv[0]] : undefined;
+  const sub = argv[0] !== undefined && Object.hasOwn(SUBCOMMANDS, argv[0]) ? SUBCOMMANDS[argv[0]] : undefined;
   if (sub) return sub(argv.slice(1));
   if (argv[0] === "build") argv = argv.slice(1);
   let parsed;

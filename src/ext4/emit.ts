@@ -43,6 +43,9 @@ interface Rec {
   gen: () => Iterable<Extent>;
 }
 
+/** i_block of inodes with no extent tree and no inline data (read only). */
+const EMPTY_IBLOCK = new Uint8Array(60);
+
 export class Ext4Emitter {
   readonly fsSeed: number;
   private readonly g: Geometry;
@@ -220,20 +223,35 @@ export class Ext4Emitter {
 
   private treeInodeBase(inf: InodeInfo): InodeFields {
     const time = inf.mtime ? this.inp.ctx.clamp(inf.mtime) : this.fsTime;
-    const base = { mode: TYPE_BITS[inf.type] | inf.perm, uid: inf.uid, gid: inf.gid, time, links: inf.links };
     const b = this.inp.layout.blocks[inf.ino];
     const node = inf.node;
+    // One object shape for every inode (no spreads: this runs once per inode).
+    const f: InodeFields = { mode: TYPE_BITS[inf.type] | inf.perm, uid: inf.uid, gid: inf.gid, sizeBytes: 0, time, links: inf.links, blocks512: 0, flags: 0, iBlock: EMPTY_IBLOCK };
     switch (inf.type) {
       case "dir":
-        return { ...base, sizeBytes: inf.dir!.blockCount * BLOCK_BYTES, blocks512: b!.blockCount * 8, flags: EXT4_EXTENTS_FL | (inf.dir!.indexed ? EXT4_INDEX_FL : 0), iBlock: b!.tree.rootIBlock() };
+        f.sizeBytes = inf.dir!.blockCount * BLOCK_BYTES;
+        f.blocks512 = b!.blockCount * 8;
+        f.flags = EXT4_EXTENTS_FL | (inf.dir!.indexed ? EXT4_INDEX_FL : 0);
+        f.iBlock = b!.tree.rootIBlock();
+        return f;
       case "file":
-        return { ...base, sizeBytes: node!.sizeBytes, blocks512: b!.blockCount * 8, flags: EXT4_EXTENTS_FL, iBlock: b!.tree.rootIBlock() };
+        f.sizeBytes = node!.sizeBytes;
+        f.blocks512 = b!.blockCount * 8;
+        f.flags = EXT4_EXTENTS_FL;
+        f.iBlock = b!.tree.rootIBlock();
+        return f;
       case "symlink": {
         const target = node!.linkTarget!;
-        if (b) return { ...base, sizeBytes: target.length, blocks512: b.blockCount * 8, flags: EXT4_EXTENTS_FL, iBlock: b.tree.rootIBlock() };
-        const iBlock = new Uint8Array(60);
-        iBlock.set(target);
-        return { ...base, sizeBytes: target.length, blocks512: 0, flags: 0, iBlock };
+        f.sizeBytes = target.length;
+        if (b) {
+          f.blocks512 = b.blockCount * 8;
+          f.flags = EXT4_EXTENTS_FL;
+          f.iBlock = b.tree.rootIBlock();
+        } else {
+          f.iBlock = new Uint8Array(60);
+          f.iBlock.set(target);
+        }
+        return f;
       }
       case "chardev":
       case "blockdev": {
@@ -244,10 +262,11 @@ export class Ext4Emitter {
         // Old 16-bit encoding in i_block[0] when it fits, else the new 32-bit one in i_block[1].
         if (ma < 256 && mi < 256) d.setUint32(0, (ma << 8) | mi, true);
         else d.setUint32(4, ((mi & 0xff) | (ma << 8) | ((mi & ~0xff) << 12)) >>> 0, true);
-        return { ...base, sizeBytes: 0, blocks512: 0, flags: 0, iBlock };
+        f.iBlock = iBlock;
+        return f;
       }
       default:
-        return { ...base, sizeBytes: 0, blocks512: 0, flags: 0, iBlock: new Uint8Array(60) };
+        return f;
     }
   }
 

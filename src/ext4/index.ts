@@ -9,7 +9,7 @@
  */
 import { fail } from "../bin/errors.js";
 import { utf8 } from "../bin/text.js";
-import type { Uuid } from "../bin/guid.js";
+import { formatUuid, type Uuid } from "../bin/guid.js";
 import type { BuildContext } from "../context/index.js";
 import type { PlannedRegion } from "../io/extent.js";
 import type { Tree } from "../tree/types.js";
@@ -48,9 +48,21 @@ export interface Ext4SizeOptions {
   readDataRuns?: ReadDataRuns;
 }
 
+/**
+ * The analysis of a tree is pure given (tree, uuid, readDataRuns): sizing a
+ * partition and then planning it reuse one analysis (one read of every file
+ * for hole detection, one hashing of every directory).
+ */
+const analyses = new WeakMap<Tree, { key: string; readDataRuns: ReadDataRuns | undefined; analysis: TreeAnalysis }>();
+
 function analyze(tree: Tree, uuid: Uuid, readDataRuns: ReadDataRuns | undefined): TreeAnalysis {
   if (!(uuid instanceof Uint8Array) || uuid.length !== 16) fail("E_LAYOUT", `ext4 UUID must be 16 bytes`, "ext4.uuid");
-  return analyzeTree(tree, hashSeedWords(uuid), SIGNED_DIR_HASH, readDataRuns, "ext4");
+  const key = formatUuid(uuid);
+  const hit = analyses.get(tree);
+  if (hit && hit.key === key && hit.readDataRuns === readDataRuns) return hit.analysis;
+  const analysis = analyzeTree(tree, hashSeedWords(uuid), SIGNED_DIR_HASH, readDataRuns, "ext4");
+  analyses.set(tree, { key, readDataRuns, analysis });
+  return analysis;
 }
 
 export function planExt4(tree: Tree, opts: Ext4Options): PlannedRegion {

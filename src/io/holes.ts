@@ -5,7 +5,8 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { MkdiskError } from "../bin/errors.js";
 import { zeroBlockRuns } from "../ext4/holes.js";
-import type { ReadDataRuns } from "../ext4/index.js";
+import type { DataRuns, ReadDataRuns } from "../ext4/index.js";
+import type { TreeNode } from "../tree/types.js";
 
 export function fileDataRuns(): { readDataRuns: ReadDataRuns; close(): void } {
   let openPath: string | Buffer | undefined;
@@ -15,7 +16,7 @@ export function fileDataRuns(): { readDataRuns: ReadDataRuns; close(): void } {
     fd = -1;
     openPath = undefined;
   };
-  const readDataRuns = zeroBlockRuns((path, into, off) => {
+  const scan = zeroBlockRuns((path, into, off) => {
     if (path !== openPath) {
       close();
       try {
@@ -27,5 +28,12 @@ export function fileDataRuns(): { readDataRuns: ReadDataRuns; close(): void } {
     }
     return readSync(fd, into, 0, into.length, off);
   });
+  // Sizing a partition and planning it ask for the same files: read each once.
+  const seen = new WeakMap<TreeNode, DataRuns>();
+  const readDataRuns: ReadDataRuns = (node) => {
+    let runs = seen.get(node);
+    if (!runs) seen.set(node, (runs = scan(node)));
+    return runs;
+  };
   return { readDataRuns, close };
 }

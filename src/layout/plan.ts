@@ -3,7 +3,7 @@
  * filesystem planned, before a single byte is written. Planning reads file
  * metadata (already in the Tree), never file contents.
  */
-import { fail } from "../bin/errors.js";
+import { fail, MkdiskError } from "../bin/errors.js";
 import { formatUuid, uuidEquals, type Uuid } from "../bin/guid.js";
 import { parseUuid } from "../bin/guid.js";
 import type { BuildContext } from "../context/index.js";
@@ -101,16 +101,20 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
     if (copy.length && !tree) fail("E_USAGE", `partition copies files but no --rootfs was given`, `${where}.copyFiles`);
     return tree && copy.length ? selectTree(tree, copy, p.excludeFiles, `${where}.copyFiles`) : emptyTree();
   });
-  const minBytes = layout.partitions.map((p, i) => {
-    const where = `partitions[${i}]`;
-    const fsMin = p.format
-      ? FS_DRIVERS[p.format].minimumBytes({ tree: trees[i], sectorBytes, fsUuid: ctx.filesystemUuid(ids[i].uuid), label: p.fsLabel ?? ids[i].label, where, readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks })
+  const fsMinimum = (i: number): number => {
+    const p = layout.partitions[i];
+    return p.format
+      ? FS_DRIVERS[p.format].minimumBytes({ tree: trees[i], sectorBytes, fsUuid: ctx.filesystemUuid(ids[i].uuid), label: p.fsLabel ?? ids[i].label, where: `partitions[${i}]`, readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks })
       : 0;
-    if (p.minBytes !== undefined && p.maxBytes === p.minBytes && fsMin > p.minBytes) {
-      fail("E_FIT", `the ${p.format} content needs at least ${formatSize(fsMin)} (${fsMin} bytes); "size" is ${formatSize(p.minBytes)}. Raise "size"`, `${where}.size`);
-    }
-    return Math.max(p.minBytes ?? 0, fsMin);
-  });
+  };
+  const tooSmall = (i: number, fsMin: number): never => {
+    const p = layout.partitions[i];
+    return fail("E_FIT", `the ${p.format} content needs at least ${formatSize(fsMin)} (${fsMin} bytes); "size" is ${formatSize(p.minBytes!)}. Raise "size"`, `partitions[${i}].size`);
+  };
+  // A fixed-size partition needs no minimum (a search over sizes) unless its
+  // content turns out not to fit; the others need it to be placed.
+  const fixed = layout.partitions.map((p) => p.minBytes !== undefined && p.maxBytes === p.minBytes);
+  const minBytes = layout.partitions.map((p, i) => (fixed[i] ? p.minBytes! : Math.max(p.minBytes ?? 0, fsMinimum(i))));
   layout.partitions.forEach((p, i) => {
     if (p.maxBytes !== undefined && minBytes[i] > p.maxBytes) fail("E_FIT", `the content needs at least ${formatSize(minBytes[i])}; maxSize is ${formatSize(p.maxBytes)}`, `partitions[${i}].maxSize`);
     if (minBytes[i] === 0) fail("E_LAYOUT", `partition would be empty: give it a "size" or "minSize"`, `partitions[${i}]`);
@@ -142,12 +146,21 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
     for (const b of p.attributeBits) attributes |= 1n << BigInt(b);
     const fsUuid = p.format ? ctx.filesystemUuid(ids[i].uuid) : undefined;
     const where = `partitions[${i}]`;
-    const region = p.format
-      ? FS_DRIVERS[p.format].plan({
+    let region: PlannedRegion | undefined;
+    if (p.format) {
+      try {
+        region = FS_DRIVERS[p.format].plan({
           format: p.format, tree: trees[i], sizeBytes: pl.sizeBytes, sectorBytes, startLba,
           fsUuid: fsUuid!, label: p.fsLabel ?? ids[i].label, ctx, where, readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks,
-        })
-      : biosBoot?.partitionIndex === i ? biosBoot.region : undefined;
+        });
+      } catch (e) {
+        if (fixed[i] && e instanceof MkdiskError && e.code === "E_FIT") {
+          const fsMin = fsMinimum(i);
+          if (fsMin > p.minBytes!) tooSmall(i, fsMin);
+        }
+        throw e;
+      }
+    } else if (biosBoot?.partitionIndex === i) region = biosBoot.region;
     if (region && region.sizeBytes > pl.sizeBytes) fail("E_INTERNAL", `filesystem planned ${region.sizeBytes} bytes into a ${pl.sizeBytes}-byte partition`, where);
     return {
       spec: p, number: i + 1, ...ids[i], attributes, startLba, sizeBytes: pl.sizeBytes,
