@@ -104,6 +104,7 @@ export async function buildDisk(opts: BuildOptions): Promise<BuildResult> {
   const scanned = typeof opts.rootfs === "string" ? scanRootfs(opts.rootfs, { ownership: opts.ownership ?? layout.ownership, onWarning: opts.onWarning }) : undefined;
   try {
     let tree = scanned ? scanned.tree : (opts.rootfs as Tree | undefined);
+    let ownershipManifestSha256: string | undefined;
     const manifestPath = opts.ownershipManifest ?? (layout.ownershipManifest !== undefined ? resolvePath(opts.layoutDir ?? ".", layout.ownershipManifest) : undefined);
     if (manifestPath !== undefined) {
       if (!tree) fail("E_USAGE", "an ownership manifest needs a --rootfs to apply to");
@@ -114,14 +115,15 @@ export async function buildDisk(opts: BuildOptions): Promise<BuildResult> {
         throw new MkdiskError("E_LAYOUT", `cannot read the ownership manifest: ${(e as Error).message}`, manifestPath);
       }
       tree = applyManifest(tree, parseManifest(text, manifestPath), manifestPath);
+      ownershipManifestSha256 = createHash("sha256").update(text).digest("hex");
     }
-    return await buildFromTree(opts, layout, ctx, tree);
+    return await buildFromTree(opts, layout, ctx, tree, ownershipManifestSha256);
   } finally {
     scanned?.cleanup();
   }
 }
 
-async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildContext, tree: Tree | undefined): Promise<BuildResult> {
+async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildContext, tree: Tree | undefined, ownershipManifestSha256: string | undefined): Promise<BuildResult> {
   if (opts.outputs.length === 0) fail("E_USAGE", "no output requested");
   const paths = new Set<string>();
   for (const o of opts.outputs) {
@@ -168,7 +170,7 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
     for (const t of temps) t.abort();
     throw e;
   }
-  const outputs = [];
+  const outputs: { format: OutputFormat; path: string; sha256?: string }[] = [];
   const hash = opts.hashOutputs || opts.manifest;
   for (const o of opts.outputs) {
     const sha256 = o.path === STDOUT ? streamed?.sha256 : hash ? await sha256OfFile(o.path) : undefined;
@@ -179,7 +181,13 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
     ? makeManifest({
         version: VERSION, layout: opts.rawLayout ?? (isLayout(opts.layout) ? layoutToJson(opts.layout) : opts.layout), seed,
         sourceDateEpoch: ctx.epochSec, tree: tree ? treeDigest(tree) : null, plan, digest: digestResult,
-        outputs: outputs.map((o) => ({ format: o.format, sha256: o.sha256! })),
+        ownership: opts.ownership ?? layout.ownership, ownershipManifestSha256,
+        outputs: opts.outputs.map((o, i) => ({
+          format: o.format, sha256: outputs[i].sha256!,
+          ...(o.compress ? { compress: true } : {}),
+          ...(o.clusterSize !== undefined ? { clusterSize: o.clusterSize } : {}),
+          ...(o.machine !== undefined ? { machine: o.machine } : {}),
+        })),
       })
     : undefined;
   return { plan, seed, sourceDateEpoch: ctx.epochSec, outputs, manifest };

@@ -5,7 +5,8 @@
  *   { "mkdisk": version, "layout": the layout as given, "seed", "sourceDateEpoch",
  *     "tree": { sha256, entries, bytes },           input tree digest (tree-digest.ts)
  *     "disk": { sizeBytes, sha256, partitions: [{ number, label, uuid, startLba, sizeBytes, sha256 }] },
- *     "outputs": [{ format, sha256 }] }
+ *     "ownership": "preserve" | "root", "ownershipManifestSha256": of the file's bytes, when one was used,
+ *     "outputs": [{ format, sha256, compress?, clusterSize?, machine? }] }
  *
  * Disk and partition digests are of the raw disk bytes, whatever container
  * the outputs use. Output paths are not recorded: they do not affect bytes.
@@ -28,7 +29,20 @@ export interface BuildManifest {
     sha256: string;
     partitions: { number: number; label: string; uuid: string; startLba: number; sizeBytes: number; sha256: string }[];
   };
-  outputs: { format: string; sha256: string }[];
+  /** How owners were taken from the tree (verify rebuilds the same way). */
+  ownership?: "preserve" | "root";
+  /** SHA-256 of the ownership manifest applied, if any (its path is not recorded). */
+  ownershipManifestSha256?: string;
+  outputs: ManifestOutput[];
+}
+
+/** An output as built: its digest and every option that changes its bytes. */
+export interface ManifestOutput {
+  format: string;
+  sha256: string;
+  compress?: boolean;
+  clusterSize?: number;
+  machine?: unknown;
 }
 
 export function partitionRanges(plan: DiskPlan): { name: string; startBytes: number; sizeBytes: number }[] {
@@ -43,7 +57,9 @@ export function makeManifest(args: {
   tree: BuildManifest["tree"];
   plan: DiskPlan;
   digest: { sha256: string; ranges: Record<string, string> };
-  outputs: { format: string; sha256: string }[];
+  ownership: "preserve" | "root";
+  ownershipManifestSha256?: string;
+  outputs: ManifestOutput[];
 }): BuildManifest {
   return {
     manifestVersion: MANIFEST_VERSION,
@@ -60,6 +76,8 @@ export function makeManifest(args: {
         sha256: args.digest.ranges[String(p.number)],
       })),
     },
+    ownership: args.ownership,
+    ...(args.ownershipManifestSha256 !== undefined ? { ownershipManifestSha256: args.ownershipManifestSha256 } : {}),
     outputs: args.outputs,
   };
 }

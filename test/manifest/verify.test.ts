@@ -1,0 +1,114 @@
+/**
+ * Build manifest and `mkdisk verify`: the manifest's digests are the real
+ * bytes' digests; verify rebuilds with the recorded options (formats,
+ * compression, ownership mode) and says "identical"; a changed input tree is
+ * reported, and with --image the published image is explained down to the
+ * changed file's path.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { closeSync, cpSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runOk, sha256File, tempDir } from "../helpers/tools.js";
+
+const ROOT = resolve(__dirname, "../..");
+const CLI = join(ROOT, "dist/cli/main.js");
+let tmp: ReturnType<typeof tempDir>;
+
+const LAYOUT = {
+  seed: "4a9e1c2b-7d3f-4e8a-9b0c-1d2e3f405162",
+  sourceDateEpoch: 1700000000,
+  partitions: [
+    { type: "esp", format: "vfat", size: "40M", copyFiles: ["/efi:/"] },
+    { type: "root", format: "ext4", size: "32M", copyFiles: ["/:/"], excludeFiles: ["/efi"] },
+  ],
+};
+
+function mkdisk(args: string[]) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: { PATH: process.env.PATH } });
+}
+
+function sha256Range(path: string, start: number, length: number): string {
+  const h = createHash("sha256");
+  const fd = openSync(path, "r");
+  const buf = Buffer.alloc(1 << 20);
+  try {
+    for (let done = 0; done < length; ) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, length - done), start + done);
+      h.update(buf.subarray(0, n));
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest("hex");
+}
+
+beforeAll(() => {
+  runOk("npx", ["tsc", "-p", ROOT]);
+  tmp = tempDir("mkdisk-verify-");
+  const r = join(tmp.path, "root");
+  mkdirSync(join(r, "efi/EFI/BOOT"), { recursive: true });
+  mkdirSync(join(r, "etc"), { recursive: true });
+  writeFileSync(join(r, "efi/EFI/BOOT/BOOTX64.EFI"), Buffer.alloc(70_000, 7));
+  writeFileSync(join(r, "etc/os-release"), "ID=example\n");
+  writeFileSync(join(r, "etc/hostname"), "box\n");
+  writeFileSync(join(tmp.path, "layout.json"), JSON.stringify(LAYOUT));
+  writeFileSync(join(tmp.path, "owners.txt"), "/etc/hostname mode=0600 uid=0 gid=0\n");
+});
+afterAll(() => tmp?.cleanup());
+
+describe("build manifest and verify", () => {
+  it("records the real digests and the options that change bytes", () => {
+    const out = join(tmp.path, "disk");
+    const manifest = join(tmp.path, "m.json");
+    const r = mkdisk(["--rootfs", join(tmp.path, "root"), "--layout", join(tmp.path, "layout.json"), "--format", "raw,qcow2", "--compress", "--ownership", "root", "-o", out, "--manifest", manifest]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const m = JSON.parse(readFileSync(manifest, "utf8"));
+    expect(m.disk.sha256).toBe(sha256File(out + ".img"));
+    for (const p of m.disk.partitions) expect(p.sha256).toBe(sha256Range(out + ".img", p.startLba * 512, p.sizeBytes));
+    expect(m.outputs).toEqual([
+      { format: "raw", sha256: sha256File(out + ".img") },
+      { format: "qcow2", sha256: sha256File(out + ".qcow2"), compress: true },
+    ]);
+    expect(m.ownership).toBe("root");
+    expect(m.seed).toBe(LAYOUT.seed);
+    expect(m.sourceDateEpoch).toBe(LAYOUT.sourceDateEpoch);
+    expect(m.tree.entries).toBeGreaterThan(5);
+    // No path of the build machine in it.
+    expect(readFileSync(manifest, "utf8")).not.toContain(tmp.path);
+  });
+
+  it("verify rebuilds with the recorded options: identical", () => {
+    const v = mkdisk(["verify", "--manifest", join(tmp.path, "m.json"), "--rootfs", join(tmp.path, "root")]);
+    expect(v.stdout).toMatch(/^identical: disk [0-9a-f]{64}/);
+    expect(v.status).toBe(0);
+  });
+
+  it("a changed tree: verify exits 1, names the partition, and --image explains it by path", () => {
+    const changed = join(tmp.path, "changed");
+    cpSync(join(tmp.path, "root"), changed, { recursive: true, preserveTimestamps: true });
+    writeFileSync(join(changed, "etc/os-release"), "ID=tampered\n");
+    const v = mkdisk(["verify", "--manifest", join(tmp.path, "m.json"), "--rootfs", changed, "--image", join(tmp.path, "disk.qcow2")]);
+    expect(v.status).toBe(1);
+    expect(v.stdout).toContain("DIFFERENT");
+    expect(v.stdout).toMatch(/input tree differs/);
+    expect(v.stdout).toMatch(/partition 2 \(root-x86-64\) content differs/);
+    expect(v.stdout).not.toMatch(/partition 1 .*differs/);
+    expect(v.stdout).toContain("/etc/os-release");
+  });
+
+  it("an ownership manifest must be given again, and is checked", () => {
+    const manifest = join(tmp.path, "m2.json");
+    const args = ["--rootfs", join(tmp.path, "root"), "--layout", join(tmp.path, "layout.json"), "-o", join(tmp.path, "owned.img"), "--manifest", manifest];
+    expect(mkdisk([...args, "--ownership-manifest", join(tmp.path, "owners.txt")]).status).toBe(0);
+    const missing = mkdisk(["verify", "--manifest", manifest, "--rootfs", join(tmp.path, "root")]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain("--ownership-manifest");
+    const ok = mkdisk(["verify", "--manifest", manifest, "--rootfs", join(tmp.path, "root"), "--ownership-manifest", join(tmp.path, "owners.txt")]);
+    expect(ok.stdout).toMatch(/^identical/);
+    expect(ok.status).toBe(0);
+  });
+});
