@@ -16,7 +16,7 @@ import type { TreeNode } from "../tree/types.js";
 /** Reads up to into.length bytes at fileOffsetBytes; returns the count read (0 at end of file). */
 export type ReadAt = (path: string | Buffer, into: Uint8Array, fileOffsetBytes: number) => number;
 
-const CHUNK_BYTES = 1 << 20;
+const CHUNK_BYTES = 128 << 10;
 
 /** True when block [at, at + lenBytes) of `buf` is zero, compared by 32-bit words (no BigInt). */
 function zeroBlock(words: Uint32Array, at: number, lenBytes: number): boolean {

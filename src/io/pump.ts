@@ -3,7 +3,7 @@ import { windows } from "./windows.js";
 import type { Extent } from "./extent.js";
 import type { ImageSink } from "./sink.js";
 
-export const DEFAULT_WINDOW_BYTES = 1 << 20;
+export const DEFAULT_WINDOW_BYTES = 256 << 10;
 
 export interface PumpProgress {
   (doneBytes: number, totalBytes: number): void;
