@@ -177,5 +177,6 @@ export function runsToExtents(runs: readonly FileExtent[]): FileExtent[] {
       out.push({ logicalBlock: r.logicalBlock + d, physicalBlock: r.physicalBlock + d, count: Math.min(EXT_INIT_MAX_LEN, r.count - d) });
     }
   }
-  return out;
+  // Kept for every file until the image is written: trim the growth capacity of small arrays.
+  return out.length < 16 ? out.slice() : out;
 }

@@ -52,6 +52,7 @@ export function zeroBlockRuns(readAt: ReadAt): ReadDataRuns {
     }
     const total = Math.ceil(size / BLOCK_BYTES);
     if (runStart >= 0) runs.push([runStart, total - runStart]);
-    return runs;
+    return runs.length < 16 ? runs.slice() : runs; // kept per file: no spare capacity
+
   };
 }

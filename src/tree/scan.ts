@@ -114,7 +114,7 @@ export function scanTree(rootDir: string, opts: ScanOptions = {}): Tree {
       node.children = names.map((n) => {
         const childSrc = Buffer.concat([src, SLASH, n]);
         const childPath = (path === "/" ? "" : path) + "/" + utf8Decode(n);
-        return make(new Uint8Array(n), childPath, childSrc, lstat(childSrc, childPath));
+        return make(n, childPath, childSrc, lstat(childSrc, childPath));
       });
     }
     return node as TreeNode;

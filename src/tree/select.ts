@@ -52,17 +52,33 @@ function lookup(root: TreeNode, path: string): TreeNode | undefined {
 type Mutable = { -readonly [K in keyof TreeNode]: TreeNode[K] };
 
 /** Copies `n` minus excluded paths; `srcPath` is n's path in the source tree. */
+/**
+ * `n` minus excluded paths. Subtrees nothing is excluded from are shared with
+ * the source tree, not copied (trees are never modified once built), so a
+ * partition holding the whole tree costs no memory of its own.
+ */
 function prune(n: TreeNode, excludes: Set<string>, contentsOnly: Set<string>): TreeNode | undefined {
+  if (excludes.size === 0 && contentsOnly.size === 0) return n;
   if (excludes.has(n.path)) return undefined;
   if (!n.children) return n;
-  const kids = contentsOnly.has(n.path) ? [] : n.children.map((c) => prune(c, excludes, contentsOnly)).filter((c): c is TreeNode => !!c);
-  return { ...n, children: kids };
+  if (contentsOnly.has(n.path)) return n.children.length === 0 ? n : { ...n, children: [] };
+  let changed = false;
+  const kids: TreeNode[] = [];
+  for (const c of n.children) {
+    const k = prune(c, excludes, contentsOnly);
+    if (k !== c) changed = true;
+    if (k) kids.push(k);
+  }
+  return changed ? { ...n, children: kids } : n;
 }
 
-/** Re-roots `n` so that its display paths start at `dstPath`. */
+const decoder = new TextDecoder();
+
+/** Re-roots `n` so that its display paths start at `dstPath` (shared as it is when they already do). */
 function rebase(n: TreeNode, dstPath: string): TreeNode {
+  if (n.path === dstPath) return n;
   const out: Mutable = { ...n, path: dstPath } as Mutable;
-  if (n.children) out.children = n.children.map((c) => rebase(c, (dstPath === "/" ? "" : dstPath) + "/" + new TextDecoder().decode(c.name)));
+  if (n.children) out.children = n.children.map((c) => rebase(c, (dstPath === "/" ? "" : dstPath) + "/" + decoder.decode(c.name)));
   return out;
 }
 
@@ -108,11 +124,16 @@ export function selectTree(tree: Tree, copy: readonly CopySpec[], excludeFiles: 
     for (const comp of comps.slice(0, -1)) {
       curPath += "/" + comp;
       const name = utf8(comp);
-      let next = parent.children!.find((k) => compareBytes(k.name, name) === 0) as Mutable | undefined;
-      if (!next) {
+      const at = parent.children!.findIndex((k) => compareBytes(k.name, name) === 0);
+      let next: Mutable;
+      if (at < 0) {
         next = { ...root, name, path: curPath, children: [] } as Mutable;
         parent.children!.push(next);
         parent.children!.sort((a, b) => compareBytes(a.name, b.name));
+      } else {
+        // A copy: the node may be shared with the source tree, which must not change.
+        next = { ...parent.children![at], children: [...(parent.children![at].children ?? [])] } as Mutable;
+        parent.children![at] = next;
       }
       if (next.type !== "dir") fail("E_LAYOUT", `${curPath} is not a directory`, `${where}[${i}]`);
       parent = next;

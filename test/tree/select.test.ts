@@ -1,0 +1,54 @@
+/**
+ * copyFiles / excludeFiles selection: the partition's tree is right, the
+ * source tree is never modified (several partitions select from one tree),
+ * and untouched subtrees are shared rather than copied.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseCopyFiles, selectTree, walkTree } from "../../src/tree/select.js";
+import { scanTree } from "../../src/tree/scan.js";
+import type { Tree, TreeNode } from "../../src/tree/types.js";
+import { tempDir } from "../helpers/tools.js";
+
+let tmp: { path: string; cleanup(): void };
+let tree: Tree;
+
+const paths = (t: Tree) => [...walkTree(t.root)].map((n) => n.path);
+const find = (t: Tree, path: string): TreeNode | undefined => [...walkTree(t.root)].find((n) => n.path === path);
+
+beforeAll(() => {
+  tmp = tempDir("mkdisk-select-");
+  for (const d of ["boot/efi/EFI", "etc", "extra/sub", "usr/lib"]) mkdirSync(join(tmp.path, d), { recursive: true });
+  for (const f of ["boot/vmlinuz", "boot/efi/EFI/x.efi", "etc/hostname", "extra/sub/a", "extra/b", "usr/lib/libc.so"]) writeFileSync(join(tmp.path, f), f);
+  tree = scanTree(tmp.path, { xattrs: false });
+});
+afterAll(() => tmp?.cleanup());
+
+describe("selectTree", () => {
+  it("whole tree: the same nodes, no copy", () => {
+    const t = selectTree(tree, parseCopyFiles(["/:/"], "c"), [], "c");
+    expect(paths(t)).toEqual(paths(tree));
+    expect(find(t, "/usr")).toBe(find(tree, "/usr"));
+  });
+
+  it("merging into a shared directory copies it and leaves the source tree as it was", () => {
+    const before = paths(tree);
+    const bootBefore = find(tree, "/boot")!.children!.slice();
+    const t = selectTree(tree, parseCopyFiles(["/:/", "/extra:/boot/extra"], "c"), ["/boot/efi"], "c");
+    expect(paths(t)).toContain("/boot/extra/sub/a");
+    expect(paths(t)).not.toContain("/boot/efi");
+    expect(paths(tree)).toEqual(before);
+    expect(find(tree, "/boot")!.children).toEqual(bootBefore);
+    // Subtrees nothing was excluded from are still shared.
+    expect(find(t, "/usr")).toBe(find(tree, "/usr"));
+  });
+
+  it("excludes, contents-only excludes and re-rooting", () => {
+    const t = selectTree(tree, parseCopyFiles(["/boot:/"], "c"), ["/boot/efi/"], "c");
+    expect(paths(t)).toEqual(["/", "/efi", "/vmlinuz"]);
+    const u = selectTree(tree, parseCopyFiles(["/extra:/data"], "c"), [], "c");
+    expect(paths(u)).toEqual(["/", "/data", "/data/b", "/data/sub", "/data/sub/a"]);
+    expect(find(tree, "/extra/b")!.path).toBe("/extra/b");
+  });
+});
