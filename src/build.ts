@@ -147,8 +147,8 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
   const temps: TempOutput[] = [];
   let digestResult: DigestSink["result"];
   let streamed: { out: StreamOut; sha256?: string } | undefined;
+  const sinks: ImageSink[] = [];
   try {
-    const sinks: ImageSink[] = [];
     for (const o of opts.outputs) {
       if (o.path === STDOUT) {
         streamed = { out: new StreamOut(opts.stdout ?? process.stdout) };
@@ -167,6 +167,7 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
     if (streamed) streamed.sha256 = await streamed.out.end();
     for (const t of temps) t.commit();
   } catch (e) {
+    for (const s of sinks) await Promise.resolve(s.abort?.()).catch(() => {});
     for (const t of temps) t.abort();
     throw e;
   }

@@ -12,6 +12,7 @@ import { openTempOutput } from "./io/output.js";
 import { pump } from "./io/pump.js";
 import type { OutputFormat } from "./layout/schema.js";
 import { createSink } from "./outputs.js";
+import type { ImageSink } from "./io/sink.js";
 import { openImageReader } from "./readers.js";
 
 export interface ConvertOptions {
@@ -62,11 +63,13 @@ export async function convertImage(opts: ConvertOptions): Promise<{ format: Inpu
   }
   const ctx = new BuildContext({ seed: opts.seed ?? "00000000-0000-4000-8000-000000000000" });
   const t = openTempOutput(opts.output, opts.force ?? false);
+  let sink: ImageSink | undefined;
   try {
-    const sink = await createSink({ format: opts.format, compress: opts.compress, clusterSize: opts.clusterSize }, t.fd, ctx, opts.workers);
+    sink = await createSink({ format: opts.format, compress: opts.compress, clusterSize: opts.clusterSize }, t.fd, ctx, opts.workers);
     await pump(extents, virtualBytes, [sink]);
     t.commit();
   } catch (e) {
+    await Promise.resolve(sink?.abort?.()).catch(() => {});
     t.abort();
     throw e;
   } finally {

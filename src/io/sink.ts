@@ -16,4 +16,9 @@ export interface ImageSink {
   write(w: Window): void | Promise<void>;
   /** All windows delivered: write trailing metadata. */
   finish(): void | Promise<void>;
+  /**
+   * The build failed (in this sink or another): release what the sink holds
+   * (worker threads, scratch files). The output file itself is the caller's.
+   */
+  abort?(): void | Promise<void>;
 }

@@ -235,6 +235,14 @@ export class BoxSink implements ImageSink {
     }
   }
 
+  async abort(): Promise<void> {
+    try {
+      await this.inner.abort?.();
+    } finally {
+      this.close();
+    }
+  }
+
   /** Closes the scratch file (its space is released; it never had a visible name). */
   close(): void {
     if (this.closed) return;

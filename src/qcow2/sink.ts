@@ -209,6 +209,10 @@ export class Qcow2Sink implements ImageSink {
     if (r !== 0) this.out.appendZeros(this.clusterBytes - r);
   }
 
+  async abort(): Promise<void> {
+    await this.ordered?.close();
+  }
+
   async finish(): Promise<void> {
     if (this.virtualSizeBytes < 0) fail("E_INTERNAL", "finish() before begin()", "qcow2");
     const C = this.clusterBytes;

@@ -165,6 +165,10 @@ export class VmdkSink implements ImageSink {
     this.gtUsed = false;
   }
 
+  async abort(): Promise<void> {
+    await this.ordered?.close();
+  }
+
   async finish(): Promise<void> {
     if (!this.ordered) fail("E_INTERNAL", "finish() before begin()", "vmdk");
     try {
