@@ -5,7 +5,8 @@
 #
 #   .ci/boot-tests.sh [WORKDIR]
 #
-# Matrix: UEFI raw, qcow2, vmdk; BIOS raw, qcow2 (each must PASS); negative
+# Matrix: UEFI raw, qcow2, vmdk, the vagrant-libvirt box's box.img; BIOS raw,
+# qcow2 (each must PASS); negative
 # controls built from the UEFI raw image: primary GPT header CRC broken, ext4
 # superblock magic broken (each must FAIL). Before the boots, the GRUB install
 # is compared byte for byte with the harness's install-grub-bios.sh
@@ -61,12 +62,19 @@ step grub-vs-script env MKDISK_BOOT_HARNESS="$H" GRUB_I386_PC="$GRUB" npx vitest
 
 step build-uefi "${MKDISK[@]}" --rootfs "$W/stage" --layout "$ROOT/examples/uefi/layout.json" -f raw,qcow2,vmdk -o "$W/uefi" --force
 step build-bios "${MKDISK[@]}" --rootfs "$W/stage" --layout "$W/bios/layout.json" -f raw,qcow2 -o "$W/bios-disk" --force
-for f in uefi.qcow2 uefi.vmdk bios-disk.qcow2; do
+# The libvirt Vagrant box's disk, as vagrant-libvirt would hand it to QEMU.
+box_disk() {
+  "${MKDISK[@]}" --rootfs "$W/stage" --layout "$ROOT/examples/uefi/layout.json" -f vagrant-libvirt -o "$W/uefi.libvirt.box" --force &&
+  rm -rf "$W/box" && mkdir "$W/box" && tar -xzf "$W/uefi.libvirt.box" -C "$W/box" && mv "$W/box/box.img" "$W/uefi-box.qcow2"
+}
+step build-libvirt-box box_disk
+for f in uefi.qcow2 uefi.vmdk bios-disk.qcow2 uefi-box.qcow2; do
   step "check-$f" qemu-img check "$W/$f"
 done
 step compare-uefi-qcow2 qemu-img compare -f raw -F qcow2 "$W/uefi.img" "$W/uefi.qcow2"
 step compare-uefi-vmdk qemu-img compare -f raw -F vmdk "$W/uefi.img" "$W/uefi.vmdk"
 step compare-bios-qcow2 qemu-img compare -f raw -F qcow2 "$W/bios-disk.img" "$W/bios-disk.qcow2"
+step compare-uefi-box qemu-img compare -f raw -F qcow2 "$W/uefi.img" "$W/uefi-box.qcow2"
 
 # Negative controls (copies of the UEFI raw image).
 read -r ROOT_START < <(sfdisk --json "$W/uefi.img" | python3 -c '
@@ -98,6 +106,7 @@ boot() { # expect mode image
   boot PASS uefi "$W/uefi.img"
   boot PASS uefi "$W/uefi.qcow2"
   boot PASS uefi "$W/uefi.vmdk"
+  boot PASS uefi "$W/uefi-box.qcow2"
   boot PASS bios "$W/bios-disk.img"
   boot PASS bios "$W/bios-disk.qcow2"
   boot FAIL uefi "$W/neg-gpt-crc.img"
