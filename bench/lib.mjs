@@ -49,9 +49,12 @@ export function race(contenders, rounds = 5, prepare = () => {}) {
 
 export function table(title, results, baseName) {
   const base = results.find((r) => r.name === baseName);
-  const lines = [`### ${title}`, "", "| contender | median s | × " + baseName + " | peak RSS MiB |", "|---|---:|---:|---:|"];
+  const floor = results.find((r) => r.name.includes("(copy floor)"));
+  const head = `| contender | median s | × ${baseName} |${floor ? " × copy floor |" : ""} peak RSS MiB |`;
+  const lines = [`### ${title}`, "", head, `|---|---:|---:|${floor ? "---:|" : ""}---:|`];
   for (const r of results) {
-    lines.push(`| ${r.name} | ${r.medianSec.toFixed(3)} | ${(r.medianSec / base.medianSec).toFixed(2)} | ${(r.maxRssKiB / 1024).toFixed(1)} |`);
+    const vsFloor = floor ? ` ${(r.medianSec / floor.medianSec).toFixed(2)} |` : "";
+    lines.push(`| ${r.name} | ${r.medianSec.toFixed(3)} | ${(r.medianSec / base.medianSec).toFixed(2)} |${vsFloor} ${(r.maxRssKiB / 1024).toFixed(1)} |`);
   }
   return lines.join("\n") + "\n";
 }

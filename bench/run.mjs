@@ -6,11 +6,14 @@
 //
 // Inputs are prepared reproducibly and cached in bench/.cache:
 //   minbase: debootstrap --variant=minbase bookworm (Debian's archive)
+//   large:   minbase plus a kernel with its modules, systemd and python,
+//            unpacked from Debian's packages (versions recorded in the results)
 //   esp:     an ESP-like tree: a 12 MiB and a 48 MiB blob (kernel and initrd
 //            stand-ins, fixed pseudo-random content) plus 300 small files
-// Usage: node bench/run.mjs [--rounds N] [--only ext4,fat32,qcow2,e2e,raw]
+//   small:   200 000 small files (generated, fixed content)
+// Usage: node bench/run.mjs [--rounds N] [--only ext4,large,fat32,e2e,qcow2,scale]
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, tmpdir, release } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -72,6 +75,56 @@ function prepareEsp() {
   return dir;
 }
 
+/** minbase + kernel and modules, systemd, python: the distribution-sized tree. */
+const LARGE_PACKAGES = ["linux-image-amd64", "systemd", "python3"];
+function prepareLarge() {
+  const dir = join(cache, "large");
+  if (existsSync(join(dir, ".done"))) return dir;
+  const base = prepareMinbase();
+  rmSync(dir, { recursive: true, force: true });
+  const debs = join(cache, "debs");
+  rmSync(debs, { recursive: true, force: true });
+  mkdirSync(debs, { recursive: true });
+  console.error("bench: unpacking a kernel, systemd and python from Debian's packages (once, cached)…");
+  // The metapackages' dependencies, one level (the real kernel image, python3.11 …).
+  const names = new Set();
+  for (const p of LARGE_PACKAGES) {
+    names.add(p);
+    for (const line of sh(`apt-cache depends --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances ${p}`).split("\n")) {
+      const m = /^\s+Depends: ([a-z0-9][a-z0-9.+-]+)$/.exec(line);
+      if (m && /^(linux-image|python3|libpython3|systemd|libsystemd)/.test(m[1])) names.add(m[1]);
+    }
+  }
+  sh(`cd ${debs} && apt-get download ${[...names].sort().join(" ")} 2>/dev/null`);
+  sh(`cp -a ${base} ${dir} && rm -f ${dir}/.done`);
+  const versions = [];
+  for (const f of readdirSync(debs).sort()) {
+    sh(`dpkg-deb -x ${join(debs, f)} ${dir}`);
+    versions.push(f.replace(/\.deb$/, ""));
+  }
+  writeFileSync(join(cache, "large.packages"), versions.join("\n") + "\n");
+  writeFileSync(join(dir, ".done"), "");
+  return dir;
+}
+
+/** 200 000 small files in 200 directories, 0 to 4 KiB each, fixed content. */
+function prepareSmall() {
+  const dir = join(cache, "small");
+  if (existsSync(join(dir, ".done"))) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  console.error("bench: generating 200 000 small files (once, cached)…");
+  for (let d = 0; d < 200; d++) {
+    const sub = join(dir, `d${String(d).padStart(3, "0")}`);
+    mkdirSync(sub, { recursive: true });
+    for (let f = 0; f < 1000; f++) {
+      const n = d * 1000 + f;
+      writeFileSync(join(sub, `file-${n}.txt`), `${n}\n`.repeat((n * 7919) % 700));
+    }
+  }
+  writeFileSync(join(dir, ".done"), "");
+  return dir;
+}
+
 const work = mkdtempSync(join(tmpdir(), "mkdisk-bench-"));
 const out = [];
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}`;
@@ -87,8 +140,12 @@ const floor = (tree) => {
   sh(`xargs -0 cat < ${list} > /dev/null`); // warm
   return { name: "cat (copy floor)", cmd: `xargs -0 cat < ${list} > ${work}/floor.out` };
 };
+// Before each contender: remove earlier outputs and flush the page cache's
+// dirty data, so no one pays for writing back another contender's output
+// (an fsync on ext4 waits for the whole journal transaction).
 const clean = () => {
   for (const f of readdirSync(work)) if (/\.(img|qcow2|vmdk|out)$/.test(f)) rmSync(join(work, f), { force: true });
+  sh("sync");
 };
 function treeMiB(tree) {
   return (listFiles(tree).reduce((a, f) => a + f.size, 0) / 2 ** 20).toFixed(0);
@@ -98,14 +155,27 @@ try {
   const minbase = want("ext4") || want("e2e") ? prepareMinbase() : undefined;
   const esp = want("fat32") || want("e2e") ? prepareEsp() : undefined;
 
-  if (want("ext4")) {
-    const L = layout(join(work, "ext4.json"), [{ type: "root", format: "ext4", size: "1G", copyFiles: ["/:/"] }]);
+  const ext4Race = (tree, size, title) => {
+    const L = layout(join(work, `ext4-${size}.json`), [{ type: "root", format: "ext4", size, copyFiles: ["/:/"] }]);
     const res = race([
-      floor(minbase),
-      { name: "mkdisk ext4", cmd: `node ${cli} --rootfs ${minbase} --layout ${L} -o ${work}/m.img` },
-      { name: "mke2fs -d", cmd: `mke2fs -q -F -t ext4 -b 4096 -d ${minbase} ${work}/c.img 1G` },
+      floor(tree),
+      { name: "mkdisk ext4", cmd: `node ${cli} --rootfs ${tree} --layout ${L} -o ${work}/m.img` },
+      { name: "mke2fs -d", cmd: `mke2fs -q -F -t ext4 -b 4096 -d ${tree} ${work}/c.img ${size}` },
     ], rounds, clean);
-    out.push(table(`ext4: Debian minbase (${listFiles(minbase).length} files, ${treeMiB(minbase)} MiB), 1 GiB filesystem`, res, "mke2fs -d"));
+    out.push(table(title, res, "mke2fs -d"));
+  };
+  if (want("ext4")) ext4Race(minbase, "1G", `ext4: Debian minbase (${listFiles(minbase).length} files, ${treeMiB(minbase)} MiB), 1 GiB filesystem`);
+  if (want("large")) {
+    const large = prepareLarge();
+    ext4Race(large, "2G", `ext4: minbase + kernel, modules, systemd, python (${listFiles(large).length} files, ${treeMiB(large)} MiB), 2 GiB filesystem`);
+  }
+  if (want("scale")) {
+    // Memory and time must follow the tree, not the disk: the same tree in a
+    // 2 GiB and a 20 GiB filesystem, and 200 000 small files.
+    const large = prepareLarge();
+    ext4Race(large, "20G", `scaling: the large tree (${treeMiB(large)} MiB) in a 20 GiB filesystem`);
+    const small = prepareSmall();
+    ext4Race(small, "4G", `scaling: 200 000 small files (${treeMiB(small)} MiB), 4 GiB filesystem`);
   }
   if (want("fat32")) {
     const L = layout(join(work, "esp.json"), [{ type: "esp", format: "vfat", size: "512M", copyFiles: ["/:/"] }]);
@@ -163,6 +233,9 @@ try {
       ], Math.max(1, Math.min(rounds, 3)), clean);
       out.push(table(`image formats: converting the end-to-end raw disk`, res, "qemu-img convert qcow2"));
     }
+  }
+  if (existsSync(join(cache, "large.packages")) && (want("large") || want("scale"))) {
+    out.push(`The large tree's packages: ${readFileSync(join(cache, "large.packages"), "utf8").trim().split("\n").join(", ")}.\n`);
   }
   const text = out.join("\n");
   process.stdout.write(text);

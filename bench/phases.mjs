@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// Where a build's time goes: runs the phases of buildDisk one by one on a tree
+// and prints milliseconds for each (module loading, scan, plan with the ext4
+// hole scan, metadata generation, the copy pump with a raw sink, fsync), and
+// the heap after planning. No assertions; for the README's performance notes.
+//
+// Usage: node bench/phases.mjs TREE [SIZE]   (an ext4 root partition of SIZE, default 1G)
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const [tree, size = "1G"] = process.argv.slice(2);
+if (!tree) throw new Error("usage: node bench/phases.mjs TREE [SIZE]");
+const dist = new URL("../dist/", import.meta.url);
+const t = [performance.now()];
+const { scanRootfs } = await import(new URL("tree/index.js", dist));
+const { planDisk } = await import(new URL("layout/plan.js", dist));
+const { parseLayout } = await import(new URL("layout/schema.js", dist));
+const { makeContext } = await import(new URL("build.js", dist));
+const { fileDataRuns } = await import(new URL("io/holes.js", dist));
+const { pump } = await import(new URL("io/pump.js", dist));
+const { RawSink } = await import(new URL("io/raw.js", dist));
+t.push(performance.now());
+const raw = { seed: "0e9a6fe0-68f6-408c-bbeb-136054d20445", sourceDateEpoch: 1662046009, partitions: [{ type: "root", format: "ext4", size, copyFiles: ["/:/"] }] };
+const layout = parseLayout(raw);
+const scanned = scanRootfs(tree, {});
+t.push(performance.now());
+const holes = fileDataRuns();
+let holeMs = 0;
+const plan = planDisk(layout, scanned.tree, makeContext(layout, raw), {
+  readDataRuns: (n) => {
+    const a = performance.now();
+    const r = holes.readDataRuns(n);
+    holeMs += performance.now() - a;
+    return r;
+  },
+});
+holes.close();
+t.push(performance.now());
+const heapMiB = process.memoryUsage().heapUsed / 2 ** 20;
+const extents = [...plan.extents()];
+t.push(performance.now());
+const dir = mkdtempSync(join(tmpdir(), "mkdisk-phases-"));
+try {
+  const fd = openSync(join(dir, "disk.img"), "w");
+  await pump(extents, plan.totalBytes, [new RawSink(fd)]);
+  t.push(performance.now());
+  fsyncSync(fd);
+  closeSync(fd);
+  t.push(performance.now());
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+const names = ["load modules", "scan tree", "plan (incl. hole scan)", "generate metadata", "pump (read + write)", "fsync"];
+for (let i = 0; i < names.length; i++) console.log(`${names[i].padEnd(24)} ${(t[i + 1] - t[i]).toFixed(0).padStart(6)} ms`);
+console.log(`${"  of which hole scan".padEnd(24)} ${holeMs.toFixed(0).padStart(6)} ms`);
+console.log(`${"heap after planning".padEnd(24)} ${heapMiB.toFixed(0).padStart(6)} MiB`);
