@@ -212,6 +212,45 @@ export class Collector {
   }
 }
 
+/**
+ * The two sides of a filesystem comparison: geometry read from A (from B when
+ * A's is damaged, so its fixed fields can still be named), A's path map built
+ * on first use, and B's built lazily from B's own geometry (undefined when B
+ * is unreadable).
+ */
+export function twoSides<G, M>(
+  a: ReadAt,
+  b: ReadAt,
+  partitionBytes: number,
+  readGeo: (s: Side) => G,
+  buildMap: (s: Side, g: G) => M,
+): { A: Side; B: Side; g: G; mapA: () => M; mapB: () => M | undefined } {
+  const A = new Side(a, partitionBytes);
+  const B = new Side(b, partitionBytes);
+  let g: G;
+  try {
+    g = readGeo(A);
+  } catch {
+    g = readGeo(B);
+  }
+  let mA: M | undefined;
+  let mB: M | null | undefined;
+  return {
+    A, B, g,
+    mapA: () => (mA ??= buildMap(A, g)),
+    mapB: () => {
+      if (mB === undefined) {
+        try {
+          mB = buildMap(B, readGeo(B));
+        } catch {
+          mB = null;
+        }
+      }
+      return mB ?? undefined;
+    },
+  };
+}
+
 /** Most pieces an explainer produces before describing the rest generically. */
 export const MAX_PIECES = 200_000;
 

@@ -30,6 +30,7 @@ import type { FsDifference } from "./fs-explain.js";
 import {
   type Collector, type Field, Side, Unexplainable,
   differingFields, fieldDetail, fieldList, guardExplainer, isoTime, sameBytes, trimRange,
+  twoSides,
 } from "./explain-util.js";
 
 const EXT4_SUPER_MAGIC = 0xef53;
@@ -442,28 +443,8 @@ function renderFor(f: Field): ((v: number) => string) | undefined {
 
 function explainExt4(a: ReadAt, b: ReadAt, partitionBytes: number, ranges: [number, number][]): FsDifference[] {
   return guardExplainer(partitionBytes, ranges, () => {
-    const A = new Side(a, partitionBytes);
-    const B = new Side(b, partitionBytes);
-    // Geometry from A; from B when A's is damaged (its fixed fields can still be named).
-    let g: Geo;
-    try {
-      g = readGeo(A);
-    } catch {
-      g = readGeo(B);
-    }
+    const { A, B, g, mapA: fileMapA, mapB: fileMapB } = twoSides(a, b, partitionBytes, readGeo, buildFileMap);
     const bs = g.bs;
-    let mapA: FileMap | undefined, mapB: FileMap | null | undefined;
-    const fileMapA = () => (mapA ??= buildFileMap(A, g));
-    const fileMapB = () => {
-      if (mapB === undefined) {
-        try {
-          mapB = buildFileMap(B, readGeo(B));
-        } catch {
-          mapB = null;
-        }
-      }
-      return mapB ?? undefined;
-    };
     const pathOf = (ino: number) => {
       const pa = fileMapA().paths.get(ino);
       if (pa !== undefined) return pa;

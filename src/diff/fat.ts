@@ -26,6 +26,7 @@ import type { FsDifference } from "./fs-explain.js";
 import {
   type Collector, type Field, Side, Unexplainable,
   differingFields, fieldDetail, fieldList, guardExplainer, sameBytes, trimRange,
+  twoSides,
 } from "./explain-util.js";
 
 const DIRENT_BYTES = 32;
@@ -322,27 +323,7 @@ function renderFatValue(v: number): string {
 
 function explainFat(a: ReadAt, b: ReadAt, partitionBytes: number, ranges: [number, number][]): FsDifference[] {
   return guardExplainer(partitionBytes, ranges, () => {
-    const A = new Side(a, partitionBytes);
-    const B = new Side(b, partitionBytes);
-    // Geometry from A; from B when A's is damaged (its fixed fields can still be named).
-    let g: Geo;
-    try {
-      g = readGeo(A);
-    } catch {
-      g = readGeo(B);
-    }
-    let mapA: FatMap | undefined, mapB: FatMap | null | undefined;
-    const fatMapA = () => (mapA ??= buildFatMap(A, g));
-    const fatMapB = () => {
-      if (mapB === undefined) {
-        try {
-          mapB = buildFatMap(B, readGeo(B));
-        } catch {
-          mapB = null;
-        }
-      }
-      return mapB ?? undefined;
-    };
+    const { A, B, g, mapA: fatMapA, mapB: fatMapB } = twoSides(a, b, partitionBytes, readGeo, buildFatMap);
     /** Parsed directories of A (and B over A's slots), by owner index; a small cache. */
     const dirCache = new Map<number, { a: Map<number, DirSet>; b: Map<number, DirSet> }>();
     const dirSlots = (m: FatMap, owner: number) => {
