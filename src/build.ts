@@ -92,6 +92,8 @@ export function makeContext(layout: Layout, rawLayout: unknown, seed?: string, e
   return new BuildContext({ seed: s, epochSec: epoch ?? layout.sourceDateEpoch });
 }
 
+const sha256Hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
 export async function sha256OfFile(path: string): Promise<string> {
   const h = createHash("sha256");
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
@@ -183,6 +185,7 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
         version: VERSION, layout: opts.rawLayout ?? (isLayout(opts.layout) ? layoutToJson(opts.layout) : opts.layout), seed,
         sourceDateEpoch: ctx.epochSec, tree: tree ? treeDigest(tree) : null, plan, digest: digestResult,
         ownership: opts.ownership ?? layout.ownership, ownershipManifestSha256,
+        biosBoot: biosBoot && { bootImageSha256: sha256Hex(biosBoot.bootImage), coreImageSha256: sha256Hex(biosBoot.coreImage) },
         outputs: opts.outputs.map((o, i) => ({
           format: o.format, sha256: outputs[i].sha256!,
           ...(o.compress ? { compress: true } : {}),

@@ -17,14 +17,16 @@ import { diffImages, type DiffResult } from "../diff/index.js";
 import { createHash } from "node:crypto";
 
 export const VERIFY_HELP = `Usage: mkdisk verify --manifest FILE --rootfs DIR [--ownership-manifest F]
-                     [--image IMAGE] [--json]
+                     [--layout-dir DIR] [--image IMAGE] [--json]
 
 Rebuilds the image described by a build manifest (mkdisk --manifest) from
 DIR, with the manifest's layout, seed, epoch, ownership mode and output
 options, and compares: input tree digest, whole-disk and per-partition
 SHA-256, and each output's SHA-256. When the build used an ownership
 manifest, give the same file with --ownership-manifest (its SHA-256 is
-checked). With --image (the published image: raw, qcow2 or VMDK), a
+checked). Relative paths in the recorded layout (biosBoot's GRUB images)
+are resolved against --layout-dir (default: the current directory); their
+SHA-256 are checked too. With --image (the published image: raw, qcow2 or VMDK), a
 disagreement is explained structurally, as mkdisk diff does.
 Exit status: 0 identical, 1 different.
 `;
@@ -40,6 +42,7 @@ export async function verifyMain(argv: string[]): Promise<number> {
         rootfs: { type: "string", short: "r" },
         "ownership-manifest": { type: "string" },
         image: { type: "string" },
+        "layout-dir": { type: "string" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -91,6 +94,7 @@ export async function verifyMain(argv: string[]): Promise<number> {
       sourceDateEpoch: want.sourceDateEpoch ?? undefined,
       ownership: want.ownership,
       ownershipManifest,
+      layoutDir: p.values["layout-dir"],
       outputs,
       manifest: true,
     });

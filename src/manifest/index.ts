@@ -6,6 +6,7 @@
  *     "tree": { sha256, entries, bytes },           input tree digest (tree-digest.ts)
  *     "disk": { sizeBytes, sha256, partitions: [{ number, label, uuid, startLba, sizeBytes, sha256 }] },
  *     "ownership": "preserve" | "root", "ownershipManifestSha256": of the file's bytes, when one was used,
+ *     "biosBoot": { bootImageSha256, coreImageSha256 }, when the layout installs GRUB for BIOS,
  *     "outputs": [{ format, sha256, compress?, clusterSize?, machine? }] }
  *
  * Disk and partition digests are of the raw disk bytes, whatever container
@@ -33,6 +34,8 @@ export interface BuildManifest {
   ownership?: "preserve" | "root";
   /** SHA-256 of the ownership manifest applied, if any (its path is not recorded). */
   ownershipManifestSha256?: string;
+  /** SHA-256 of the GRUB images the layout's biosBoot named (their paths are in the layout). */
+  biosBoot?: { bootImageSha256: string; coreImageSha256: string };
   outputs: ManifestOutput[];
 }
 
@@ -59,6 +62,7 @@ export function makeManifest(args: {
   digest: { sha256: string; ranges: Record<string, string> };
   ownership: "preserve" | "root";
   ownershipManifestSha256?: string;
+  biosBoot?: BuildManifest["biosBoot"];
   outputs: ManifestOutput[];
 }): BuildManifest {
   return {
@@ -78,6 +82,7 @@ export function makeManifest(args: {
     },
     ownership: args.ownership,
     ...(args.ownershipManifestSha256 !== undefined ? { ownershipManifestSha256: args.ownershipManifestSha256 } : {}),
+    ...(args.biosBoot ? { biosBoot: args.biosBoot } : {}),
     outputs: args.outputs,
   };
 }
@@ -101,6 +106,11 @@ export function compareManifests(want: BuildManifest, got: BuildManifest): strin
   if (want.mkdisk !== got.mkdisk) d.push(`mkdisk version: manifest ${want.mkdisk}, this build ${got.mkdisk} (bytes may legitimately differ)`);
   if (want.tree && got.tree && want.tree.sha256 !== got.tree.sha256) {
     d.push(`input tree differs: ${want.tree.entries} entries / ${want.tree.bytes} bytes in the manifest, ${got.tree.entries} / ${got.tree.bytes} now`);
+  }
+  for (const k of ["bootImageSha256", "coreImageSha256"] as const) {
+    if (want.biosBoot && got.biosBoot && want.biosBoot[k] !== got.biosBoot[k]) {
+      d.push(`GRUB ${k === "bootImageSha256" ? "boot.img" : "core.img"} differs: ${want.biosBoot[k]} in the manifest, ${got.biosBoot[k]} now`);
+    }
   }
   if (want.disk.sizeBytes !== got.disk.sizeBytes) d.push(`disk size: ${want.disk.sizeBytes} vs ${got.disk.sizeBytes}`);
   for (const p of want.disk.partitions) {

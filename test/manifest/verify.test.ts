@@ -100,6 +100,37 @@ describe("build manifest and verify", () => {
     expect(v.stdout).toContain("/etc/os-release");
   });
 
+  it("GRUB images for BIOS boot: digests recorded, found through --layout-dir, a changed core.img named", () => {
+    // boot.img / core.img look-alikes with the fields mkdisk patches.
+    const grub = join(tmp.path, "grub");
+    mkdirSync(grub);
+    const boot = Buffer.alloc(512, 0xd1);
+    boot[0x66] = 0xeb;
+    boot[0x67] = 0x05;
+    const core = Buffer.alloc(30_000, 0xc7);
+    core.writeBigUInt64LE(2n, 0x1f4);
+    core.writeUInt16LE(Math.ceil(core.length / 512) - 1, 0x1fc);
+    core.writeUInt16LE(0x820, 0x1fe);
+    writeFileSync(join(grub, "boot.img"), boot);
+    writeFileSync(join(grub, "core.img"), core);
+    const layout = { ...LAYOUT, partitions: [LAYOUT.partitions[0], { type: "bios-boot", size: "1M" }, LAYOUT.partitions[1]], biosBoot: { bootImage: "grub/boot.img", coreImage: "grub/core.img" } };
+    writeFileSync(join(tmp.path, "bios.json"), JSON.stringify(layout));
+    const manifest = join(tmp.path, "m3.json");
+    const b = mkdisk(["--rootfs", join(tmp.path, "root"), "--layout", join(tmp.path, "bios.json"), "-o", join(tmp.path, "bios.img"), "--manifest", manifest]);
+    expect(b.stderr).toBe("");
+    expect(JSON.parse(readFileSync(manifest, "utf8")).biosBoot).toEqual({
+      bootImageSha256: createHash("sha256").update(boot).digest("hex"),
+      coreImageSha256: createHash("sha256").update(core).digest("hex"),
+    });
+    const args = ["verify", "--manifest", manifest, "--rootfs", join(tmp.path, "root"), "--layout-dir", tmp.path];
+    expect(mkdisk(args).stdout).toMatch(/^identical/);
+    core[1000] ^= 0xff;
+    writeFileSync(join(grub, "core.img"), core);
+    const v = mkdisk(args);
+    expect(v.status).toBe(1);
+    expect(v.stdout).toMatch(/GRUB core\.img differs/);
+  });
+
   it("an ownership manifest must be given again, and is checked", () => {
     const manifest = join(tmp.path, "m2.json");
     const args = ["--rootfs", join(tmp.path, "root"), "--layout", join(tmp.path, "layout.json"), "-o", join(tmp.path, "owned.img"), "--manifest", manifest];
