@@ -52,6 +52,11 @@ export function xattrReader(warn: (msg: string) => void): XattrReader {
     read(path, display) {
       let names: string[];
       const p = path.toString();
+      if (!Buffer.from(p).equals(path)) {
+        // The addon takes paths as strings: a name that is not UTF-8 cannot be passed to it.
+        warn(`${display}: the path is not valid UTF-8, so its extended attributes cannot be read; it is copied without them`);
+        return undefined;
+      }
       try {
         names = x.listAttributesSync(p);
       } catch (e) {
