@@ -34,7 +34,6 @@ const LAYOUT = {
 };
 
 beforeAll(() => {
-  runOk("npx", ["tsc", "-p", ROOT]);
   tmp = tempDir();
   mkdirSync(join(tmp.path, "root/etc"), { recursive: true });
   writeFileSync(join(tmp.path, "root/etc/hostname"), "x\n");

@@ -22,7 +22,6 @@ function mkdisk(args: string[]) {
 }
 
 beforeAll(() => {
-  runOk("npx", ["tsc", "-p", ROOT]);
   tmp = tempDir();
   writeFileSync(
     join(tmp.path, "layout.json"),

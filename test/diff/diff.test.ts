@@ -23,7 +23,6 @@ import { CLI, ROOT, build, diffCli, exampleLayout, makeTree, setTimes, type Diff
 let tmp: ReturnType<typeof tempDir>;
 
 beforeAll(() => {
-  runOk("npx", ["tsc", "-p", ROOT]);
   tmp = tempDir("mkdisk-diff-");
 });
 afterAll(() => tmp.cleanup());

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { closeSync, cpSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runOk, sha256File, tempDir } from "../helpers/tools.js";
+import { sha256File, tempDir } from "../helpers/tools.js";
 
 const ROOT = resolve(__dirname, "../..");
 const CLI = join(ROOT, "dist/cli/main.js");
@@ -46,7 +46,6 @@ function sha256Range(path: string, start: number, length: number): string {
 }
 
 beforeAll(() => {
-  runOk("npx", ["tsc", "-p", ROOT]);
   tmp = tempDir("mkdisk-verify-");
   const r = join(tmp.path, "root");
   mkdirSync(join(r, "efi/EFI/BOOT"), { recursive: true });

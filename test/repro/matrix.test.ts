@@ -83,7 +83,6 @@ function orderedCopy(from: string, to: string, reverse: boolean): void {
 
 beforeAll(() => {
   requireTool("faketime");
-  runOk("npx", ["tsc", "-p", ROOT]);
   tmp = tempDir();
   src = join(tmp.path, "src");
   makeTree(src);
