@@ -111,6 +111,10 @@ export function scanTree(rootDir: string, opts: ScanOptions = {}): Tree {
         throw new MkdiskError("E_TREE", `cannot read directory: ${(e as Error).message}; check its permissions`, path);
       }
       names.sort(Buffer.compare);
+      // One buffer for all the names of a directory instead of one allocation each.
+      const packed = Buffer.concat(names);
+      let at = 0;
+      names = names.map((n) => packed.subarray(at, (at += n.length)));
       node.children = names.map((n) => {
         const childSrc = Buffer.concat([src, SLASH, n]);
         const childPath = (path === "/" ? "" : path) + "/" + utf8Decode(n);
