@@ -17,7 +17,8 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Gunzip } from "fflate";
+import { createRequire } from "node:module";
+import type * as Fflate from "fflate";
 import { MkdiskError, fail } from "../bin/errors.js";
 import { compareBytes, utf8, utf8Decode } from "../bin/text.js";
 import type { NodeType, Tree, TreeNode, Xattr } from "./types.js";
@@ -133,6 +134,8 @@ function gunzipToTemp(path: string): { path: string; cleanup(): void } {
   const ifd = openSync(path, "r");
   let error: Error | undefined;
   try {
+    // Loaded on first use (synchronously, the scan is synchronous): most builds read a directory.
+    const { Gunzip } = createRequire(import.meta.url)("fflate") as typeof Fflate;
     const g = new Gunzip((chunk) => {
       let done = 0;
       while (done < chunk.length) done += writeSync(ofd, chunk, done, chunk.length - done);
