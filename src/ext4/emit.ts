@@ -13,6 +13,7 @@
  *                      then its xattr block (a shared one after its first user)
  *   group 1, 3, 5 …    superblock backup (s_block_group_nr = group) + GDT copy
  */
+import { fail } from "../bin/errors.js";
 import { bytesExtent, fileExtent, type Extent } from "../io/extent.js";
 import type { BuildContext, Timestamp } from "../context/index.js";
 import { BLOCK_BYTES, BLOCKS_PER_GROUP, DESC_BYTES, DX_HASH_HALF_MD4, EXT2_FLAGS_SIGNED_HASH, EXT3_JNL_BACKUP_BLOCKS, EXT4_BAD_INO, EXT4_BG_INODE_UNINIT, EXT4_BG_INODE_ZEROED, EXT4_CRC32C_CHKSUM, EXT4_DEFM_ACL, EXT4_DEFM_XATTR_USER, EXT4_EXTENTS_FL, EXT4_FIRST_INO, EXT4_INDEX_FL, EXT4_JOURNAL_INO, EXT4_SUPER_MAGIC, EXTRA_ISIZE, FEATURE_COMPAT, FEATURE_INCOMPAT, FEATURE_RO_COMPAT, FLEX_BG_LOG, INODE_BYTES, LOG_BLOCK_SIZE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK, SUPERBLOCK_OFFSET_BYTES } from "./constants.js";
@@ -22,7 +23,7 @@ import { encodeGroupDesc, type GroupDescInfo } from "./groupdesc.js";
 import { groupFirstBlock, groupHasSuper, type Geometry } from "./geometry.js";
 import { encodeInodeFast, type InodeFields } from "./inode.js";
 import { encodeJournalSuperblock } from "./journal.js";
-import type { Ext4Layout, InodeInfo, TreeAnalysis } from "./plan.js";
+import { allocationOrder, inodeBlocks, type Ext4Layout, type InodeBlocks, type InodeInfo, type TreeAnalysis } from "./plan.js";
 import { encodeSuperblock, type SuperblockValues } from "./superblock.js";
 import { encodeXattrBlock } from "./xattr.js";
 
@@ -223,7 +224,7 @@ export class Ext4Emitter {
 
   private treeInodeBase(inf: InodeInfo): InodeFields {
     const time = inf.mtime ? this.inp.ctx.clamp(inf.mtime) : this.fsTime;
-    const b = this.inp.layout.blocks[inf.ino];
+    const b = this.blocksOf(inf.ino);
     const node = inf.node;
     // One object shape for every inode (no spreads: this runs once per inode).
     const f: InodeFields = { mode: TYPE_BITS[inf.type] | inf.perm, uid: inf.uid, gid: inf.gid, sizeBytes: 0, time, links: inf.links, blocks512: 0, flags: 0, iBlock: EMPTY_IBLOCK };
@@ -281,8 +282,16 @@ export class Ext4Emitter {
     return out;
   }
 
-  private records(): Rec[] {
-    const { g, inp } = this;
+  /** An inode's extents, replayed from the layout; the last answer is kept (asked for twice in a row). */
+  private lastBlocks: { ino: number; b: InodeBlocks | undefined } = { ino: -1, b: undefined };
+  private blocksOf(ino: number): InodeBlocks | undefined {
+    if (this.lastBlocks.ino !== ino) this.lastBlocks = { ino, b: inodeBlocks(this.inp.analysis, this.inp.layout, ino) };
+    return this.lastBlocks.b;
+  }
+
+  /** Group metadata (superblocks and GDT copies, bitmaps, inode tables), sorted by block. */
+  private metadataRecords(): Rec[] {
+    const { g } = this;
     const recs: Rec[] = [];
     for (let k = 0; k < g.groupCount; k++) {
       if (groupHasSuper(k)) {
@@ -307,51 +316,77 @@ export class Ext4Emitter {
         });
       }
     }
-    // Journal: superblock in its first block, the rest stays zero.
-    const j = inp.layout.journal;
-    recs.push({ block: j.extents[0].physicalBlock, gen: () => [bytesExtent(j.extents[0].physicalBlock * BLOCK_BYTES, encodeJournalSuperblock(inp.layout.journalBlocks, inp.uuid))] });
-    this.treeRecords(recs, EXT4_JOURNAL_INO);
-    for (let ino = 2; ino < inp.layout.blocks.length; ino++) {
-      const b = inp.layout.blocks[ino];
-      if (!b || ino === EXT4_JOURNAL_INO) continue;
-      const inf = inp.analysis.inodes[ino]!;
-      const seed = inodeCsumSeed(this.fsSeed, ino);
-      for (const e of b.extents) {
-        if (inf.type === "dir") {
-          recs.push({
-            block: e.physicalBlock,
-            gen: function* () {
-              for (let k = 0; k < e.count; k++) yield bytesExtent((e.physicalBlock + k) * BLOCK_BYTES, inf.dir!.block(e.logicalBlock + k, seed));
-            },
-          });
-        } else if (inf.type === "file") {
-          const n = inf.node!;
-          const off = e.logicalBlock * BLOCK_BYTES;
-          const len = Math.min(e.count * BLOCK_BYTES, n.sizeBytes - off);
-          recs.push({ block: e.physicalBlock, gen: () => [fileExtent(e.physicalBlock * BLOCK_BYTES, len, n.sourcePath, (n.contentOffsetBytes ?? 0) + off)] });
-        } else {
-          const target = inf.node!.linkTarget!;
-          recs.push({ block: e.physicalBlock, gen: () => [bytesExtent(e.physicalBlock * BLOCK_BYTES, target)] }); // rest of the block: zero
-        }
-      }
-      this.treeRecords(recs, ino);
-    }
-    inp.analysis.xattrBlocks.forEach((xb, id) => {
-      const nr = inp.layout.xattrBlockNr[id];
-      recs.push({ block: nr, gen: () => [bytesExtent(nr * BLOCK_BYTES, encodeXattrBlock(xb.attrs, xb.refcount, nr, this.fsSeed))] });
-    });
     recs.sort((a, b) => a.block - b.block);
     return recs;
   }
 
-  private treeRecords(recs: Rec[], ino: number): void {
-    const b = this.inp.layout.blocks[ino]!;
-    const seed = inodeCsumSeed(this.fsSeed, ino);
-    b.tree.treeBlocks.forEach((p, k) => recs.push({ block: p, gen: () => [bytesExtent(p * BLOCK_BYTES, b.tree.block(k, seed))] }));
+  /**
+   * Everything the allocator handed out, in allocation order, which is block
+   * order: the journal, then per inode its data, its extent-tree blocks and
+   * (for the first user) its xattr block. Produced one inode at a time.
+   */
+  private *allocatedRecords(): Generator<Rec> {
+    const { inp } = this;
+    const j = inp.layout.journal;
+    // Journal: superblock in its first block, the rest stays zero.
+    yield { block: j.extents[0].physicalBlock, gen: () => [bytesExtent(j.extents[0].physicalBlock * BLOCK_BYTES, encodeJournalSuperblock(inp.layout.journalBlocks, inp.uuid))] };
+    yield* this.treeRecords(j, EXT4_JOURNAL_INO);
+    let nextXattr = 0;
+    for (const ino of allocationOrder(inp.analysis)) {
+      const inf = inp.analysis.inodes[ino]!;
+      const b = this.blocksOf(ino);
+      if (b) {
+        const seed = inodeCsumSeed(this.fsSeed, ino);
+        for (const e of b.extents) {
+          if (inf.type === "dir") {
+            yield {
+              block: e.physicalBlock,
+              gen: function* () {
+                for (let k = 0; k < e.count; k++) yield bytesExtent((e.physicalBlock + k) * BLOCK_BYTES, inf.dir!.block(e.logicalBlock + k, seed));
+              },
+            };
+          } else if (inf.type === "file") {
+            const n = inf.node!;
+            const off = e.logicalBlock * BLOCK_BYTES;
+            const len = Math.min(e.count * BLOCK_BYTES, n.sizeBytes - off);
+            yield { block: e.physicalBlock, gen: () => [fileExtent(e.physicalBlock * BLOCK_BYTES, len, n.sourcePath, (n.contentOffsetBytes ?? 0) + off)] };
+          } else {
+            const target = inf.node!.linkTarget!;
+            yield { block: e.physicalBlock, gen: () => [bytesExtent(e.physicalBlock * BLOCK_BYTES, target)] }; // rest of the block: zero
+          }
+        }
+        yield* this.treeRecords(b, ino);
+      }
+      const id = inf.xattr?.blockId;
+      if (id !== undefined && id === nextXattr) {
+        nextXattr++;
+        const xb = inp.analysis.xattrBlocks[id];
+        const nr = inp.layout.xattrBlockNr[id];
+        yield { block: nr, gen: () => [bytesExtent(nr * BLOCK_BYTES, encodeXattrBlock(xb.attrs, xb.refcount, nr, this.fsSeed))] };
+      }
+    }
   }
 
+  private *treeRecords(b: InodeBlocks, ino: number): Generator<Rec> {
+    const seed = inodeCsumSeed(this.fsSeed, ino);
+    for (let k = 0; k < b.tree.treeBlocks.length; k++) {
+      const p = b.tree.treeBlocks[k];
+      yield { block: p, gen: () => [bytesExtent(p * BLOCK_BYTES, b.tree.block(k, seed))] };
+    }
+  }
+
+  /** The file system as extents in block order: the group metadata merged with the allocated blocks. */
   *extents(): Generator<Extent> {
-    for (const r of this.records()) yield* r.gen();
+    const meta = this.metadataRecords();
+    let m = 0;
+    let last = -1;
+    for (const r of this.allocatedRecords()) {
+      if (r.block <= last) fail("E_INTERNAL", `ext4 blocks out of order: ${r.block} after ${last}`, "ext4");
+      last = r.block;
+      while (m < meta.length && meta[m].block < r.block) yield* meta[m++].gen();
+      yield* r.gen();
+    }
+    while (m < meta.length) yield* meta[m++].gen();
   }
 }
 

@@ -160,6 +160,21 @@ export class BlockAllocator {
     private readonly blockCount: number,
   ) {}
 
+  /** An allocator resuming at `cursor` (as one that had handed out everything below it). */
+  static at(reserved: readonly BlockRange[], blockCount: number, cursor: number): BlockAllocator {
+    const a = new BlockAllocator(reserved, blockCount);
+    a.cursor = cursor;
+    let lo = 0;
+    let hi = reserved.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (reserved[mid].end <= cursor) lo = mid + 1;
+      else hi = mid;
+    }
+    a.ri = lo; // first reserved range not wholly below the cursor
+    return a;
+  }
+
   private skip(): void {
     while (this.ri < this.reserved.length && this.reserved[this.ri].end <= this.cursor) this.ri++;
     while (this.ri < this.reserved.length && this.reserved[this.ri].start <= this.cursor) {

@@ -18,6 +18,7 @@ import {
   EXT4_FIRST_INO,
   EXT4_JOURNAL_INO,
   EXT4_LINK_MAX,
+  EXT_INIT_MAX_LEN,
   EXT4_ROOT_INO,
   FAST_SYMLINK_MAX_BYTES,
   FT_BLKDEV,
@@ -38,7 +39,11 @@ import { encodeIbody, splitXattrs, toDiskXattrs, xattrBlockKey, XATTR_REFCOUNT_M
 
 /** Runs of non-zero 4 KiB blocks of a regular file: [firstBlock, blockCount], ascending, disjoint. */
 export type DataRuns = ReadonlyArray<readonly [number, number]>;
-export type ReadDataRuns = (node: TreeNode) => DataRuns;
+/**
+ * A file's data runs, or "all" when every block of the file holds data (the
+ * common case, kept without an array per file).
+ */
+export type ReadDataRuns = (node: TreeNode) => DataRuns | "all";
 
 /** lost+found made by mkdisk when the tree has none: 4 blocks (16 KiB) like mke2fs, mode 0700, root-owned. */
 export const LOST_FOUND_BLOCKS = 4;
@@ -58,8 +63,10 @@ export interface InodeInfo {
   mtime: Timestamp | undefined;
   links: number;
   dir?: DirectoryPlan;
-  /** Data blocks wanted, as logical runs (files: all blocks, or the non-zero ones). */
-  logicalRuns: DataRuns;
+  /** Data blocks wanted (files: all blocks, or the non-zero ones). */
+  dataBlocks: number;
+  /** Where they are, as logical runs; undefined means [[0, dataBlocks]] (no holes). */
+  sparseRuns?: DataRuns;
   /** Extended attributes: the 96-byte in-inode area and/or an index into TreeAnalysis.xattrBlocks. */
   xattr?: { ibody?: Uint8Array; blockId?: number };
 }
@@ -126,8 +133,8 @@ export function analyzeTree(tree: Tree, hashSeed: Uint32Array, signedHash: boole
 
   const info = (ino: number, node: TreeNode | undefined): InodeInfo => {
     const i: InodeInfo = node
-      ? { ino, node, type: node.type, perm: node.mode, uid: node.uid, gid: node.gid, mtime: node.mtime, links: 1, logicalRuns: [] }
-      : { ino, node: undefined, type: "dir", perm: 0o700, uid: 0, gid: 0, mtime: undefined, links: 2, logicalRuns: [] };
+      ? { ino, node, type: node.type, perm: node.mode, uid: node.uid, gid: node.gid, mtime: node.mtime, links: 1, dataBlocks: 0, sparseRuns: undefined }
+      : { ino, node: undefined, type: "dir", perm: 0o700, uid: 0, gid: 0, mtime: undefined, links: 2, dataBlocks: 0, sparseRuns: undefined };
     inodes[ino] = i;
     return i;
   };
@@ -179,7 +186,7 @@ export function analyzeTree(tree: Tree, hashSeed: Uint32Array, signedHash: boole
     const inf = inodes[ino]!;
     inf.links = 2 + subdirs > EXT4_LINK_MAX ? 1 : 2 + subdirs;
     inf.dir = new DirectoryPlan(ino, parentIno, entries, hashSeed, signedHash, path, node ? 1 : LOST_FOUND_BLOCKS);
-    inf.logicalRuns = [[0, inf.dir.blockCount]];
+    inf.dataBlocks = inf.dir.blockCount;
     dataBlocks += inf.dir.blockCount;
   };
   const dstack: Array<[TreeNode, number]> = [[root, EXT4_ROOT_INO]];
@@ -197,11 +204,17 @@ export function analyzeTree(tree: Tree, hashSeed: Uint32Array, signedHash: boole
     if (inf.type === "file") {
       const n = inf.node!;
       const nblocks = Math.ceil(n.sizeBytes / BLOCK_BYTES);
-      const runs = readDataRuns && nblocks > 0 ? checkRuns(readDataRuns(n), nblocks, n.path) : nblocks > 0 ? ([[0, nblocks]] as const) : [];
-      inf.logicalRuns = runs;
-      for (const r of runs) dataBlocks += r[1];
+      const runs = readDataRuns && nblocks > 0 ? readDataRuns(n) : "all";
+      if (runs === "all") inf.dataBlocks = nblocks;
+      else {
+        checkRuns(runs, nblocks, n.path);
+        inf.dataBlocks = runs.reduce((a, r) => a + r[1], 0);
+        // One run covering the whole file is the dense case: keep no array.
+        if (!(runs.length === 1 && runs[0][0] === 0 && runs[0][1] === nblocks)) inf.sparseRuns = runs;
+      }
+      dataBlocks += inf.dataBlocks;
     } else if (inf.type === "symlink" && inf.node!.linkTarget!.length > FAST_SYMLINK_MAX_BYTES) {
-      inf.logicalRuns = [[0, 1]];
+      inf.dataBlocks = 1;
       dataBlocks += 1;
     }
   }
@@ -239,7 +252,7 @@ function planXattrs(inodes: Array<InodeInfo | undefined>, lastIno: number): Xatt
   return blocks;
 }
 
-function checkRuns(runs: DataRuns, nblocks: number, where: string): DataRuns {
+function checkRuns(runs: DataRuns, nblocks: number, where: string): void {
   let end = 0;
   for (const [s, c] of runs) {
     if (!Number.isSafeInteger(s) || !Number.isSafeInteger(c) || c <= 0 || s < end || s + c > nblocks) {
@@ -247,7 +260,6 @@ function checkRuns(runs: DataRuns, nblocks: number, where: string): DataRuns {
     }
     end = s + c;
   }
-  return runs;
 }
 
 /** Where one inode's blocks went. */
@@ -259,12 +271,19 @@ export interface InodeBlocks {
   blockCount: number;
 }
 
+/**
+ * The placement of every block. Blocks are handed out in one increasing sweep,
+ * so an inode's placement follows from the allocator's cursor when its turn
+ * came: only that cursor is kept per inode (8 bytes, not a few hundred bytes of
+ * extent objects), and `inodeBlocks` replays the allocation when the emitter
+ * needs the extents.
+ */
 export interface Ext4Layout {
   geometry: Geometry;
   journalBlocks: number;
   journal: InodeBlocks;
-  /** Indexed by inode number (only inodes with an extent tree: dirs, files, slow symlinks). */
-  blocks: Array<InodeBlocks | undefined>;
+  /** Allocator cursor before each inode's blocks (indexed by inode number; -1: no extent tree). */
+  startBlock: Float64Array;
   /** Block number of each xattr block (index: TreeAnalysis.xattrBlocks). */
   xattrBlockNr: number[];
   /** Blocks in use (everything below the allocator's cursor plus reserved ranges). */
@@ -272,22 +291,38 @@ export interface Ext4Layout {
   cursor: number;
 }
 
-function allocate(alloc: BlockAllocator, logicalRuns: DataRuns): InodeBlocks {
+/** Inodes in allocation order: the root, then 11 (lost+found), 12, … */
+export function allocationOrder(a: TreeAnalysis): number[] {
+  return [EXT4_ROOT_INO, ...Array.from({ length: a.lastIno - EXT4_FIRST_INO + 1 }, (_, k) => EXT4_FIRST_INO + k)];
+}
+
+function hasExtentTree(inf: InodeInfo): boolean {
+  return inf.type === "dir" || inf.type === "file" || (inf.type === "symlink" && inf.dataBlocks > 0);
+}
+
+/** Takes an inode's data blocks and extent-tree blocks from `alloc`; returns its extents when `keep`. */
+function allocate(alloc: BlockAllocator, dataBlocks: number, sparseRuns: DataRuns | undefined, keep: true): InodeBlocks;
+function allocate(alloc: BlockAllocator, dataBlocks: number, sparseRuns: DataRuns | undefined, keep: false): undefined;
+function allocate(alloc: BlockAllocator, dataBlocks: number, sparseRuns: DataRuns | undefined, keep: boolean): InodeBlocks | undefined {
   const physical: FileExtent[] = [];
-  let n = 0;
-  for (const [lstart, count] of logicalRuns) {
+  let extentCount = 0;
+  const place = (lstart: number, count: number) => {
     let l = lstart;
     for (const [p, c] of alloc.take(count)) {
-      physical.push({ logicalBlock: l, physicalBlock: p, count: c });
+      extentCount += Math.ceil(c / EXT_INIT_MAX_LEN);
+      if (keep) physical.push({ logicalBlock: l, physicalBlock: p, count: c });
       l += c;
     }
-    n += count;
-  }
-  const extents = runsToExtents(physical);
-  const treeCount = extentTreeBlockCount(extents.length);
+  };
+  if (sparseRuns) for (const [lstart, count] of sparseRuns) place(lstart, count);
+  else if (dataBlocks > 0) place(0, dataBlocks);
+  const treeCount = extentTreeBlockCount(extentCount);
+  const treeRuns = treeCount > 0 ? alloc.take(treeCount) : [];
+  if (!keep) return undefined;
   const treeBlocks: number[] = [];
-  for (const [p, c] of treeCount > 0 ? alloc.take(treeCount) : []) for (let k = 0; k < c; k++) treeBlocks.push(p + k);
-  return { extents, tree: new ExtentTree(extents, treeBlocks), blockCount: n + treeCount };
+  for (const [p, c] of treeRuns) for (let k = 0; k < c; k++) treeBlocks.push(p + k);
+  const extents = runsToExtents(physical);
+  return { extents, tree: new ExtentTree(extents, treeBlocks), blockCount: dataBlocks + treeCount };
 }
 
 /** Lays the analysed tree out on a file system of `sizeBytes`; throws OutOfSpace or an E_FIT MkdiskError. */
@@ -296,20 +331,29 @@ export function layoutExt4(a: TreeAnalysis, sizeBytes: number, where: string): E
   const journalBlocks = defaultJournalBlocks(geometry.blockCount);
   if (journalBlocks < 0) fail("E_FIT", `${sizeBytes} bytes is too small for an ext4 file system with a journal (at least 8 MiB)`, where);
   const alloc = new BlockAllocator(geometry.reserved, geometry.blockCount);
-  const journal = allocate(alloc, [[0, journalBlocks]]);
-  const blocks: Array<InodeBlocks | undefined> = [];
+  const journal = allocate(alloc, journalBlocks, undefined, true);
+  const startBlock = new Float64Array(a.lastIno + 1).fill(-1);
   const xattrBlockNr: number[] = [];
-  blocks[EXT4_JOURNAL_INO] = journal;
-  const order = [EXT4_ROOT_INO, ...Array.from({ length: a.lastIno - EXT4_FIRST_INO + 1 }, (_, k) => EXT4_FIRST_INO + k)];
-  for (const ino of order) {
+  for (const ino of allocationOrder(a)) {
     const inf = a.inodes[ino]!;
-    const hasTree = inf.type === "dir" || inf.type === "file" || (inf.type === "symlink" && inf.logicalRuns.length > 0);
-    if (hasTree) blocks[ino] = allocate(alloc, inf.logicalRuns);
+    if (hasExtentTree(inf)) {
+      startBlock[ino] = alloc.cursor;
+      allocate(alloc, inf.dataBlocks, inf.sparseRuns, false);
+    }
     // An inode's xattr block follows its data and extent-tree blocks (a shared one: after its first user's).
     const id = inf.xattr?.blockId;
     if (id !== undefined && xattrBlockNr[id] === undefined) xattrBlockNr[id] = alloc.take(1)[0][0];
   }
-  return { geometry, journalBlocks, journal, blocks, xattrBlockNr, usedBlocks: alloc.usedBlocks(), cursor: alloc.cursor };
+  return { geometry, journalBlocks, journal, startBlock, xattrBlockNr, usedBlocks: alloc.usedBlocks(), cursor: alloc.cursor };
+}
+
+/** The extents and extent tree of inode `ino` (undefined when it has none), replayed from its start cursor. */
+export function inodeBlocks(a: TreeAnalysis, l: Ext4Layout, ino: number): InodeBlocks | undefined {
+  if (ino === EXT4_JOURNAL_INO) return l.journal;
+  const start = ino < l.startBlock.length ? l.startBlock[ino] : -1;
+  if (start < 0) return undefined;
+  const inf = a.inodes[ino]!;
+  return allocate(BlockAllocator.at(l.geometry.reserved, l.geometry.blockCount, start), inf.dataBlocks, inf.sparseRuns, true);
 }
 
 /** True when the tree fits `sizeBytes` (E_FIT and OutOfSpace mean no; other errors propagate). */

@@ -29,7 +29,7 @@ export function fileDataRuns(): { readDataRuns: ReadDataRuns; close(): void } {
     return readSync(fd, into, 0, into.length, off);
   });
   // Sizing a partition and planning it ask for the same files: read each once.
-  const seen = new WeakMap<TreeNode, DataRuns>();
+  const seen = new WeakMap<TreeNode, DataRuns | "all">();
   const readDataRuns: ReadDataRuns = (node) => {
     let runs = seen.get(node);
     if (!runs) seen.set(node, (runs = scan(node)));
