@@ -98,31 +98,42 @@ const DOT = Uint8Array.of(0x2e);
 const DOTDOT = Uint8Array.of(0x2e, 0x2e);
 
 /** A leaf/linear block from entries [from, to); `dots` puts "." and ".." first. */
-function leafBlock(entries: readonly DirEntry[], from: number, to: number, inodeSeed: number, dots?: { self: number; parent: number }): Uint8Array {
+/** Entries of a directory in block order, as parallel arrays (one object per directory, not per entry). */
+interface SortedEntries {
+  readonly names: readonly Uint8Array[];
+  readonly inos: Uint32Array;
+  readonly types: Uint8Array;
+}
+
+function leafBlock(e: SortedEntries, from: number, to: number, inodeSeed: number, dots?: { self: number; parent: number }): Uint8Array {
   const out = new Uint8Array(BLOCK_BYTES);
-  const items: Array<{ ino: number; name: Uint8Array; ft: number }> = [];
-  if (dots) items.push({ ino: dots.self, name: DOT, ft: FT_DIR }, { ino: dots.parent, name: DOTDOT, ft: FT_DIR });
-  for (let i = from; i < to; i++) items.push({ ino: entries[i].ino, name: entries[i].name, ft: entries[i].fileType });
-  if (items.length === 0) {
+  const count = (dots ? 2 : 0) + (to - from);
+  if (count === 0) {
     putEntry(out, 0, 0, LEAF_SPACE, new Uint8Array(0), 0); // an empty block: one unused entry
   } else {
     let at = 0;
-    items.forEach((it, k) => {
-      const len = k === items.length - 1 ? LEAF_SPACE - at : entryBytes(it.name.length);
-      putEntry(out, at, it.ino, len, it.name, it.ft);
+    let k = 0;
+    const put = (ino: number, name: Uint8Array, ft: number) => {
+      const len = ++k === count ? LEAF_SPACE - at : entryBytes(name.length);
+      putEntry(out, at, ino, len, name, ft);
       at += len;
-    });
+    };
+    if (dots) {
+      put(dots.self, DOT, FT_DIR);
+      put(dots.parent, DOTDOT, FT_DIR);
+    }
+    for (let i = from; i < to; i++) put(e.inos[i], e.names[i], e.types[i]);
   }
   putTail(out, inodeSeed);
   return out;
 }
 
 /** Greedy packing: returns the start index of each block; block 0 reserves `firstBlockUsed` bytes. */
-function pack(entries: readonly DirEntry[], firstBlockUsed: number): number[] {
+function pack(names: readonly Uint8Array[], firstBlockUsed: number): number[] {
   const starts = [0];
   let used = firstBlockUsed;
-  for (let i = 0; i < entries.length; i++) {
-    const n = entryBytes(entries[i].name.length);
+  for (let i = 0; i < names.length; i++) {
+    const n = entryBytes(names[i].length);
     if (used + n > LEAF_SPACE) {
       starts.push(i);
       used = 0;
@@ -140,6 +151,10 @@ export function validateName(name: Uint8Array, where: string): void {
   }
 }
 
+function soa(entries: readonly DirEntry[]): SortedEntries {
+  return { names: entries.map((e) => e.name), inos: Uint32Array.from(entries, (e) => e.ino), types: Uint8Array.from(entries, (e) => e.fileType) };
+}
+
 /**
  * The block plan of one directory. Building it hashes and sorts the names;
  * `blockCount` is all the planner needs, `block(k)` renders a block.
@@ -147,7 +162,7 @@ export function validateName(name: Uint8Array, where: string): void {
 export class DirectoryPlan {
   readonly blockCount: number;
   readonly indexed: boolean;
-  private readonly sorted: DirEntry[];
+  private readonly sorted: SortedEntries;
   private readonly hashes: Uint32Array; // major hash per sorted entry (indexed only)
   private readonly leafStarts: number[];
   private readonly nodeCount: number; // dx_node blocks (two-level trees)
@@ -168,7 +183,7 @@ export class DirectoryPlan {
     const linearBytes = 24 + entries.reduce((a, e) => a + entryBytes(e.name.length), 0);
     if (linearBytes <= LEAF_SPACE) {
       this.indexed = false;
-      this.sorted = entries.slice();
+      this.sorted = soa(entries);
       this.hashes = new Uint32Array(0);
       this.leafStarts = [0];
       this.nodeCount = 0;
@@ -178,9 +193,9 @@ export class DirectoryPlan {
     this.indexed = true;
     const keyed = entries.map((e) => ({ e, h: halfMd4Hash(e.name, hashSeed, signedHash) }));
     keyed.sort((a, b) => (a.h.major !== b.h.major ? (a.h.major < b.h.major ? -1 : 1) : a.h.minor !== b.h.minor ? (a.h.minor < b.h.minor ? -1 : 1) : compareBytes(a.e.name, b.e.name)));
-    this.sorted = keyed.map((k) => k.e);
+    this.sorted = soa(keyed.map((k) => k.e));
     this.hashes = Uint32Array.from(keyed, (k) => k.h.major);
-    this.leafStarts = pack(this.sorted, 0);
+    this.leafStarts = pack(this.sorted.names, 0);
     const leaves = this.leafStarts.length;
     if (leaves <= DX_ROOT_LIMIT) this.nodeCount = 0;
     else {
@@ -218,12 +233,13 @@ export class DirectoryPlan {
   block(k: number, inodeSeed: number): Uint8Array {
     if (k < 0 || k >= this.blockCount) fail("E_INTERNAL", `directory block ${k} of ${this.blockCount}`);
     const dots = { self: this.selfIno, parent: this.parentIno };
-    if (!this.indexed) return k === 0 ? leafBlock(this.sorted, 0, this.sorted.length, inodeSeed, dots) : leafBlock(this.sorted, 0, 0, inodeSeed);
+    const n = this.sorted.names.length;
+    if (!this.indexed) return k === 0 ? leafBlock(this.sorted, 0, n, inodeSeed, dots) : leafBlock(this.sorted, 0, 0, inodeSeed);
     const leaves = this.leafStarts.length;
     const firstLeafBlock = 1 + this.nodeCount;
     if (k >= firstLeafBlock) {
       const i = k - firstLeafBlock;
-      return leafBlock(this.sorted, this.leafStarts[i], i + 1 < leaves ? this.leafStarts[i + 1] : this.sorted.length, inodeSeed);
+      return leafBlock(this.sorted, this.leafStarts[i], i + 1 < leaves ? this.leafStarts[i + 1] : n, inodeSeed);
     }
     const out = new Uint8Array(BLOCK_BYTES);
     if (k === 0) {

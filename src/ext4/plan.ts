@@ -51,24 +51,45 @@ export const LOST_FOUND_NAME = utf8("lost+found");
 /** Largest file: logical block numbers are 32-bit. */
 export const MAX_FILE_BYTES = 0xffff_ffff * BLOCK_BYTES;
 
-export interface InodeInfo {
-  ino: number;
-  /** Tree node, or undefined for mkdisk's own lost+found. */
-  node: TreeNode | undefined;
-  type: NodeType;
-  perm: number;
-  uid: number;
-  gid: number;
-  /** Unclamped time; emit clamps through the BuildContext. */
-  mtime: Timestamp | undefined;
+/**
+ * One inode of the plan. Type, permissions, owner and time are read from the
+ * tree node (mkdisk's own lost+found has none: a root-owned 0700 directory);
+ * only what the plan adds is stored, as this exists once per file.
+ */
+export class InodeInfo {
   links: number;
-  dir?: DirectoryPlan;
+  dir: DirectoryPlan | undefined = undefined;
   /** Data blocks wanted (files: all blocks, or the non-zero ones). */
-  dataBlocks: number;
+  dataBlocks = 0;
   /** Where they are, as logical runs; undefined means [[0, dataBlocks]] (no holes). */
-  sparseRuns?: DataRuns;
+  sparseRuns: DataRuns | undefined = undefined;
   /** Extended attributes: the 96-byte in-inode area and/or an index into TreeAnalysis.xattrBlocks. */
-  xattr?: { ibody?: Uint8Array; blockId?: number };
+  xattr: { ibody?: Uint8Array; blockId?: number } | undefined = undefined;
+
+  constructor(
+    readonly ino: number,
+    /** Tree node, or undefined for mkdisk's own lost+found. */
+    readonly node: TreeNode | undefined,
+  ) {
+    this.links = node ? 1 : 2;
+  }
+
+  get type(): NodeType {
+    return this.node ? this.node.type : "dir";
+  }
+  get perm(): number {
+    return this.node ? this.node.mode : 0o700;
+  }
+  get uid(): number {
+    return this.node ? this.node.uid : 0;
+  }
+  get gid(): number {
+    return this.node ? this.node.gid : 0;
+  }
+  /** Unclamped time; emit clamps through the BuildContext. */
+  get mtime(): Timestamp | undefined {
+    return this.node?.mtime;
+  }
 }
 
 /** One shared xattr block: its attributes and how many inodes point at it. */
@@ -132,9 +153,7 @@ export function analyzeTree(tree: Tree, hashSeed: Uint32Array, signedHash: boole
   let next = EXT4_FIRST_INO + 1;
 
   const info = (ino: number, node: TreeNode | undefined): InodeInfo => {
-    const i: InodeInfo = node
-      ? { ino, node, type: node.type, perm: node.mode, uid: node.uid, gid: node.gid, mtime: node.mtime, links: 1, dataBlocks: 0, sparseRuns: undefined }
-      : { ino, node: undefined, type: "dir", perm: 0o700, uid: 0, gid: 0, mtime: undefined, links: 2, dataBlocks: 0, sparseRuns: undefined };
+    const i = new InodeInfo(ino, node);
     inodes[ino] = i;
     return i;
   };
