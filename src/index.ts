@@ -3,7 +3,7 @@ export { buildDisk, makeContext, type BuildOptions, type BuildResult, type Outpu
 export { parseLayout, type Layout, type PartitionSpec, type OutputSpec } from "./layout/schema.js";
 export { planDisk, type DiskPlan, type PlannedPartition } from "./layout/plan.js";
 export { BuildContext, deriveUuid } from "./context/index.js";
-export { scanTree } from "./tree/scan.js";
+export { copyNode, scanTree } from "./tree/scan.js";
 export type { Tree, TreeNode } from "./tree/types.js";
 export type { Extent, PlannedRegion } from "./io/extent.js";
 export type { ImageSink } from "./io/sink.js";

@@ -337,6 +337,7 @@ export class Ext4Emitter {
       const b = this.blocksOf(ino);
       if (b) {
         const seed = inodeCsumSeed(this.fsSeed, ino);
+        const source = inf.type === "file" ? inf.node!.sourcePath : undefined; // once per file: one open by the reader
         for (const e of b.extents) {
           if (inf.type === "dir") {
             yield {
@@ -349,7 +350,7 @@ export class Ext4Emitter {
             const n = inf.node!;
             const off = e.logicalBlock * BLOCK_BYTES;
             const len = Math.min(e.count * BLOCK_BYTES, n.sizeBytes - off);
-            yield { block: e.physicalBlock, gen: () => [fileExtent(e.physicalBlock * BLOCK_BYTES, len, n.sourcePath, (n.contentOffsetBytes ?? 0) + off)] };
+            yield { block: e.physicalBlock, gen: () => [fileExtent(e.physicalBlock * BLOCK_BYTES, len, source!, (n.contentOffsetBytes ?? 0) + off)] };
           } else {
             const target = inf.node!.linkTarget!;
             yield { block: e.physicalBlock, gen: () => [bytesExtent(e.physicalBlock * BLOCK_BYTES, target)] }; // rest of the block: zero

@@ -32,13 +32,14 @@ export function zeroBlockRuns(readAt: ReadAt): ReadDataRuns {
   const words = new Uint32Array(buf.buffer);
   return (node: TreeNode): DataRuns | "all" => {
     const size = node.sizeBytes;
+    const path = node.sourcePath; // once per file: a scanned node builds it on each read
     const runs: Array<[number, number]> = [];
     let runStart = -1;
     for (let off = 0; off < size; off += CHUNK_BYTES) {
       const want = Math.min(CHUNK_BYTES, size - off);
       let got = 0;
       while (got < want) {
-        const n = readAt(node.sourcePath, buf.subarray(got, want), (node.contentOffsetBytes ?? 0) + off + got);
+        const n = readAt(path, buf.subarray(got, want), (node.contentOffsetBytes ?? 0) + off + got);
         if (n <= 0) fail("E_TREE", `file is shorter than when it was scanned (changed during the build?)`, node.path);
         got += n;
       }

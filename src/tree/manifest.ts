@@ -26,7 +26,8 @@
 import { MkdiskError, fail } from "../bin/errors.js";
 import { compareBytes, utf8 } from "../bin/text.js";
 import { encodeCapability } from "./capability.js";
-import type { NodeType, Tree, TreeNode, Xattr } from "./types.js";
+import { copyNode } from "./scan.js";
+import type { MutableTreeNode as Mutable, NodeType, Tree, TreeNode, Xattr } from "./types.js";
 
 export interface ManifestEntry {
   readonly path: string;
@@ -133,23 +134,36 @@ export function parseManifest(text: string, file: string): ManifestEntry[] {
   return entries.sort((a, b) => compareBytes(utf8(a.path), utf8(b.path)));
 }
 
-type Mutable = { -readonly [K in keyof TreeNode]: TreeNode[K] };
-
-/** Returns a new tree with the manifest applied (the input tree is not modified). */
+/**
+ * Returns a new tree with the manifest applied. The input tree is not
+ * modified: the nodes on the way to an entry are copied (copy on write) and
+ * every other subtree is shared with it.
+ */
 export function applyManifest(tree: Tree, entries: readonly ManifestEntry[], file: string): Tree {
-  const clone = (n: TreeNode): Mutable => ({ ...n, children: n.children?.map(clone) }) as Mutable;
-  const root = clone(tree.root);
+  /** Nodes of the new tree that are its own (copies or created), with children arrays of their own. */
+  const own = new Set<TreeNode>();
+  const ownCopy = (n: TreeNode): Mutable => {
+    const c = copyNode(n, n.children ? { children: [...n.children] } : undefined);
+    own.add(c);
+    return c;
+  };
+  const root = ownCopy(tree.root);
   let count = tree.nodeCount;
+  /** `parent`'s child named `name`, made an owned node (`parent` must be owned). */
+  const child = (parent: Mutable, name: Uint8Array): Mutable | undefined => {
+    const kids = parent.children;
+    const i = kids ? kids.findIndex((c) => compareBytes(c.name, name) === 0) : -1;
+    if (i < 0) return undefined;
+    const c = kids![i];
+    return own.has(c) ? (c as Mutable) : (kids![i] = ownCopy(c));
+  };
   const find = (path: string): { parent: Mutable | undefined; node: Mutable | undefined; name: Uint8Array } => {
     if (path === "/") return { parent: undefined, node: root, name: new Uint8Array(0) };
     const comps = path.split("/").filter((c) => c);
     let cur: Mutable | undefined = root;
-    for (let i = 0; i < comps.length - 1 && cur; i++) {
-      const nm = utf8(comps[i]);
-      cur = cur.children?.find((c) => compareBytes(c.name, nm) === 0) as Mutable | undefined;
-    }
+    for (let i = 0; i < comps.length - 1 && cur; i++) cur = child(cur, utf8(comps[i]));
     const name = utf8(comps[comps.length - 1]);
-    const node = cur?.children?.find((c) => compareBytes(c.name, name) === 0) as Mutable | undefined;
+    const node = cur && child(cur, name);
     return { parent: cur, node, name };
   };
   for (const e of entries) {
@@ -188,7 +202,7 @@ export function applyManifest(tree: Tree, entries: readonly ManifestEntry[], fil
       sizeBytes: 0,
       mtime: { sec: e.mtimeSec ?? 0, nsec: 0 },
     };
-    if (e.type === "dir") created.children = node?.type === "dir" ? node.children : [];
+    if (e.type === "dir") created.children = node?.type === "dir" ? [...(node.children ?? [])] : [];
     if (e.device) [created.rdevMajor, created.rdevMinor] = e.device;
     if (e.target !== undefined) created.linkTarget = utf8(e.target);
     created.xattrs = mergeX(undefined);
@@ -196,6 +210,7 @@ export function applyManifest(tree: Tree, entries: readonly ManifestEntry[], fil
     if (node) kids.splice(kids.indexOf(node), 1);
     else count++;
     kids.push(created);
+    own.add(created);
     kids.sort((a, b) => compareBytes(a.name, b.name));
   }
   return { root, nodeCount: count };

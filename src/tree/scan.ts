@@ -2,14 +2,108 @@
  * Scans a directory into a Tree: lstat every entry (never following symlinks),
  * sort children byte-wise, group hard links. Unreadable directories or entries
  * are an E_TREE error naming the path.
+ *
+ * Memory: a tree can hold millions of nodes, so a scanned node keeps only what
+ * it must. It does not store its host path: `sourcePath` is a getter joining
+ * the parent directory's path (one Buffer shared by all siblings) with the
+ * name. Its name is a view made on demand into the directory's packed names
+ * (a view kept per node would cost 96 bytes). Equal mtimes share one (frozen)
+ * Timestamp, and display paths are flat strings rather than concatenation
+ * trees. About 250 bytes a node in all.
  */
 import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from "node:fs";
 import { MkdiskError, fail } from "../bin/errors.js";
 import { utf8Decode } from "../bin/text.js";
-import type { NodeType, Tree, TreeNode } from "./types.js";
+import type { Timestamp } from "../context/index.js";
+import type { MutableTreeNode, NodeType, Tree, TreeNode, Xattr } from "./types.js";
 import { xattrReader } from "./xattr.js";
 
-const SLASH = Buffer.from("/");
+const SLASH = 0x2f;
+
+/** `dir + "/" + name` in a new Buffer. */
+function joinPath(dir: Buffer, name: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(dir.length + 1 + name.length);
+  b.set(dir, 0);
+  b[dir.length] = SLASH;
+  b.set(name, dir.length + 1);
+  return b;
+}
+
+/**
+ * A node of a scanned directory tree. Every instance has the same own
+ * properties in the same order (plus the optional ones, added after
+ * construction as for any node), so V8 keeps them in a few fast shapes.
+ *
+ * `name` and `sourcePath` live on the prototype and the fields behind them are
+ * private: object spread copies none of them. Copy nodes with `copyNode`, never with `{ ...node }`.
+ */
+export class ScannedNode implements TreeNode {
+  /** The parent directory's host path (the root: its own path). Shared by all siblings. */
+  readonly #dir: Buffer;
+  /** The parent directory's names, packed (shared by all siblings), and where this one is: offset * 256 + length. */
+  readonly #names: Uint8Array;
+  readonly #nameAt: number;
+  declare readonly path: string;
+  declare readonly type: NodeType;
+  declare mode: number;
+  declare uid: number;
+  declare gid: number;
+  declare readonly sizeBytes: number;
+  declare mtime: Timestamp;
+  declare linkTarget?: Uint8Array;
+  declare rdevMajor?: number;
+  declare rdevMinor?: number;
+  declare hardlinkGroup?: number;
+  declare xattrs?: readonly Xattr[];
+  declare children?: TreeNode[];
+
+  constructor(dir: Buffer, names: Uint8Array, nameAt: number, path: string, type: NodeType, mode: number, uid: number, gid: number, sizeBytes: number, mtime: Timestamp) {
+    this.#dir = dir;
+    this.#names = names;
+    this.#nameAt = nameAt;
+    this.path = path;
+    this.type = type;
+    this.mode = mode;
+    this.uid = uid;
+    this.gid = gid;
+    this.sizeBytes = sizeBytes;
+    this.mtime = mtime;
+  }
+
+  /** A view of the packed names, made on each read (a view kept per node would cost 96 bytes). */
+  get name(): Uint8Array {
+    const at = Math.floor(this.#nameAt / 256);
+    return this.#names.subarray(at, at + (this.#nameAt % 256));
+  }
+
+  /** A new Buffer on each read (the root's is its scan path, shared). */
+  get sourcePath(): Buffer {
+    return this.#nameAt % 256 === 0 ? this.#dir : joinPath(this.#dir, this.name);
+  }
+
+  /** See `copyNode`. */
+  static copy(n: TreeNode, overrides?: Partial<MutableTreeNode>): MutableTreeNode {
+    if (#dir in n && !(overrides && ("name" in overrides || "sourcePath" in overrides))) {
+      // Still a ScannedNode: the copy computes the same source path, stores none.
+      const c = new ScannedNode(n.#dir, n.#names, n.#nameAt, n.path, n.type, n.mode, n.uid, n.gid, n.sizeBytes, n.mtime);
+      return Object.assign(c, n, overrides) as MutableTreeNode;
+    }
+    // The leading keys keep the usual property order (name, path, sourcePath, ...).
+    const out = { name: n.name, path: n.path, sourcePath: n.sourcePath, ...(n as object) } as MutableTreeNode;
+    return overrides ? Object.assign(out, overrides) : out;
+  }
+}
+
+/**
+ * A mutable copy of `n` with `overrides` applied, keeping its `sourcePath`.
+ * Use this, not `{ ...n, ... }`: a scanned node's `sourcePath` is a prototype
+ * getter, which object spread drops. The source path is taken before the
+ * overrides apply, so a copy given another `name` still reads the original
+ * file. A scanned node not renamed stays a ScannedNode (no stored path).
+ */
+export function copyNode(n: TreeNode, overrides?: Partial<MutableTreeNode>): MutableTreeNode {
+  return ScannedNode.copy(n, overrides);
+}
 
 function typeOf(st: BigIntStats): NodeType {
   if (st.isFile()) return "file";
@@ -49,35 +143,76 @@ export interface ScanOptions {
   readonly xattrs?: boolean;
 }
 
+/** How many distinct mtimes are remembered for sharing (the cache starts over when full). */
+const TIME_CACHE_ENTRIES = 4096;
+const ARENA_BYTES = 64 << 10;
+
+/**
+ * Space for bytes the tree keeps (names, directory paths), handed out from
+ * slabs of its own. In Buffer's shared pool they would sit among the scan's
+ * short-lived buffers and keep those slabs alive.
+ */
+function arena(): (length: number) => Buffer {
+  let slab = Buffer.alloc(0);
+  let used = 0;
+  return (length) => {
+    if (used + length > slab.length) {
+      slab = Buffer.alloc(Math.max(ARENA_BYTES, length));
+      used = 0;
+    }
+    return slab.subarray(used, (used += length));
+  };
+}
+
 export function scanTree(rootDir: string, opts: ScanOptions = {}): Tree {
   const asRoot = opts.ownership === "root";
   const xr = opts.xattrs === false ? undefined : xattrReader(opts.onWarning ?? (() => {}));
   const rootBuf = Buffer.from(rootDir);
   const st = lstat(rootBuf, rootDir);
   if (!st.isDirectory()) fail("E_TREE", `not a directory`, rootDir);
-  const links = new Map<string, TreeNode[]>();
+  const links = new Map<string, ScannedNode[]>();
+  const keep = arena();
   let count = 0;
 
-  const make = (name: Uint8Array, path: string, src: Buffer, s: BigIntStats): TreeNode => {
+  // Files unpacked together share their mtime: share the object too. Frozen,
+  // since it is no longer one node's own.
+  const times = new Map<bigint, Timestamp>();
+  const timestamp = (ns: bigint): Timestamp => {
+    let t = times.get(ns);
+    if (t === undefined) {
+      let sec = Number(ns / 1_000_000_000n);
+      let nsec = Number(ns % 1_000_000_000n);
+      if (nsec < 0) {
+        // Pre-1970 times: keep nsec non-negative.
+        sec -= 1;
+        nsec += 1_000_000_000;
+      }
+      t = Object.freeze({ sec, nsec });
+      if (times.size >= TIME_CACHE_ENTRIES) times.clear();
+      times.set(ns, t);
+    }
+    return t;
+  };
+
+  /**
+   * `dir` is the parent's host path, `src` this entry's (a directory's is
+   * kept; any other's is valid only during this call).
+   */
+  const make = (dir: Buffer, names: Uint8Array, nameAt: number, path: string, src: Buffer, s: BigIntStats): ScannedNode => {
     count++;
     const type = typeOf(s);
-    const node: {
-      -readonly [K in keyof TreeNode]: TreeNode[K];
-    } = {
-      name,
+    const node = new ScannedNode(
+      dir,
+      names,
+      nameAt,
       path,
-      sourcePath: src,
       type,
-      mode: Number(s.mode & 0o7777n),
-      uid: asRoot ? 0 : Number(s.uid),
-      gid: asRoot ? 0 : Number(s.gid),
-      sizeBytes: type === "file" ? Number(s.size) : 0,
-      mtime: { sec: Number(s.mtimeNs / 1_000_000_000n), nsec: Number(s.mtimeNs % 1_000_000_000n) },
-    };
-    if (node.mtime.nsec < 0) {
-      // Pre-1970 times: keep nsec non-negative.
-      node.mtime = { sec: node.mtime.sec - 1, nsec: node.mtime.nsec + 1_000_000_000 };
-    }
+      Number(s.mode & 0o7777n),
+      asRoot ? 0 : Number(s.uid),
+      asRoot ? 0 : Number(s.gid),
+      type === "file" ? Number(s.size) : 0,
+      timestamp(s.mtimeNs),
+    );
     if (xr) {
       try {
         const xa = xr.read(src, path);
@@ -101,7 +236,7 @@ export function scanTree(rootDir: string, opts: ScanOptions = {}): Tree {
       const key = `${s.dev}:${s.ino}`;
       let g = links.get(key);
       if (!g) links.set(key, (g = []));
-      g.push(node as TreeNode);
+      g.push(node);
     }
     if (type === "dir") {
       let names: Buffer[];
@@ -111,32 +246,47 @@ export function scanTree(rootDir: string, opts: ScanOptions = {}): Tree {
         throw new MkdiskError("E_TREE", `cannot read directory: ${(e as Error).message}; check its permissions`, path);
       }
       names.sort(Buffer.compare);
-      // One buffer for all the names of a directory instead of one allocation each.
-      const packed = Buffer.concat(names);
+      // One buffer for all the names of a directory; a child keeps where its name is.
+      const packed = keep(names.reduce((sum, n) => sum + n.length, 0));
+      const nameAt: number[] = [];
       let at = 0;
-      names = names.map((n) => packed.subarray(at, (at += n.length)));
-      node.children = names.map((n) => {
-        const childSrc = Buffer.concat([src, SLASH, n]);
-        const childPath = (path === "/" ? "" : path) + "/" + utf8Decode(n);
-        return make(n, childPath, childSrc, lstat(childSrc, childPath));
+      for (const n of names) {
+        if (n.length > 255) fail("E_TREE", `a name of ${n.length} bytes is longer than any Linux file system allows`, path);
+        packed.set(n, at);
+        nameAt.push(at * 256 + n.length);
+        at += n.length;
+      }
+      // `src` is kept (the shared `dir` of the children). The children's
+      // paths are built in one scratch buffer; only a directory's is copied
+      // out to be kept.
+      const scratch = Buffer.allocUnsafeSlow(src.length + 1 + names.reduce((m, n) => Math.max(m, n.length), 0));
+      scratch.set(src, 0);
+      scratch[src.length] = SLASH;
+      const prefix = path === "/" ? "/" : path + "/";
+      node.children = names.map((n, i) => {
+        scratch.set(n, src.length + 1);
+        let childSrc: Buffer = scratch.subarray(0, src.length + 1 + n.length);
+        // join() gives a flat string; `prefix + name` would keep a concatenation tree per node.
+        const childPath = [prefix, utf8Decode(n)].join("");
+        const s = lstat(childSrc, childPath);
+        if (s.isDirectory()) {
+          const kept = keep(childSrc.length);
+          kept.set(childSrc, 0);
+          childSrc = kept;
+        }
+        return make(src, packed, nameAt[i], childPath, childSrc, s);
       });
     }
-    return node as TreeNode;
+    return node;
   };
 
-  const root = make(new Uint8Array(0), "/", rootBuf, st);
-  // Number hard-link groups in sorted-path order of their first member (a
-  // depth-first walk in sorted order visits paths in that order).
+  const root = make(rootBuf, new Uint8Array(0), 0, "/", rootBuf, st);
+  // Number hard-link groups in sorted-path order of their first member. The
+  // scan visits entries depth-first in sorted order, so groups were first
+  // seen, and inserted into `links`, in exactly that order.
   let group = 0;
-  const firstSeen = new Map<TreeNode, number>();
-  const walk = (n: TreeNode) => {
-    if (n.children) for (const c of n.children) walk(c);
-    else firstSeen.set(n, firstSeen.size);
-  };
-  walk(root);
-  const groups = [...links.values()].filter((g) => g.length > 1);
-  groups.sort((a, b) => firstSeen.get(a[0])! - firstSeen.get(b[0])!);
-  for (const g of groups) {
+  for (const g of links.values()) {
+    if (g.length < 2) continue;
     for (const n of g) n.hardlinkGroup = group;
     group++;
   }

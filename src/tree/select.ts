@@ -12,7 +12,8 @@
  */
 import { fail } from "../bin/errors.js";
 import { compareBytes, utf8 } from "../bin/text.js";
-import type { Tree, TreeNode } from "./types.js";
+import { copyNode } from "./scan.js";
+import type { MutableTreeNode as Mutable, Tree, TreeNode } from "./types.js";
 
 export interface CopySpec {
   readonly src: string;
@@ -49,8 +50,6 @@ function lookup(root: TreeNode, path: string): TreeNode | undefined {
   return n;
 }
 
-type Mutable = { -readonly [K in keyof TreeNode]: TreeNode[K] };
-
 /** Copies `n` minus excluded paths; `srcPath` is n's path in the source tree. */
 /**
  * `n` minus excluded paths. Subtrees nothing is excluded from are shared with
@@ -61,7 +60,7 @@ function prune(n: TreeNode, excludes: Set<string>, contentsOnly: Set<string>): T
   if (excludes.size === 0 && contentsOnly.size === 0) return n;
   if (excludes.has(n.path)) return undefined;
   if (!n.children) return n;
-  if (contentsOnly.has(n.path)) return n.children.length === 0 ? n : { ...n, children: [] };
+  if (contentsOnly.has(n.path)) return n.children.length === 0 ? n : copyNode(n, { children: [] });
   let changed = false;
   const kids: TreeNode[] = [];
   for (const c of n.children) {
@@ -69,7 +68,7 @@ function prune(n: TreeNode, excludes: Set<string>, contentsOnly: Set<string>): T
     if (k !== c) changed = true;
     if (k) kids.push(k);
   }
-  return changed ? { ...n, children: kids } : n;
+  return changed ? copyNode(n, { children: kids }) : n;
 }
 
 const decoder = new TextDecoder();
@@ -77,7 +76,7 @@ const decoder = new TextDecoder();
 /** Re-roots `n` so that its display paths start at `dstPath` (shared as it is when they already do). */
 function rebase(n: TreeNode, dstPath: string): TreeNode {
   if (n.path === dstPath) return n;
-  const out: Mutable = { ...n, path: dstPath } as Mutable;
+  const out = copyNode(n, { path: dstPath });
   if (n.children) out.children = n.children.map((c) => rebase(c, (dstPath === "/" ? "" : dstPath) + "/" + decoder.decode(c.name)));
   return out;
 }
@@ -88,7 +87,7 @@ function mergeInto(dst: Mutable, src: TreeNode, where: string): void {
     const i = kids.findIndex((k) => compareBytes(k.name, c.name) === 0);
     if (i < 0) kids.push(c);
     else if (kids[i].type === "dir" && c.type === "dir") {
-      const m = { ...kids[i] } as Mutable;
+      const m = copyNode(kids[i]);
       mergeInto(m, c, where);
       kids[i] = m;
     } else fail("E_LAYOUT", `two copyFiles sources both provide ${c.path}; exclude one of them`, where);
@@ -110,7 +109,7 @@ export function selectTree(tree: Tree, copy: readonly CopySpec[], excludeFiles: 
   }
   const rootSource = copy.find((c) => c.dst === "/");
   const baseMeta = (rootSource && lookup(tree.root, rootSource.src)) || tree.root;
-  const root: Mutable = { ...baseMeta, name: new Uint8Array(0), path: "/", children: [] } as Mutable;
+  const root = copyNode(baseMeta, { name: new Uint8Array(0), path: "/", children: [] });
   copy.forEach((c, i) => {
     const src = lookup(tree.root, c.src);
     if (!src) return; // repart skips missing sources; so do we (documented)
@@ -127,12 +126,12 @@ export function selectTree(tree: Tree, copy: readonly CopySpec[], excludeFiles: 
       const at = parent.children!.findIndex((k) => compareBytes(k.name, name) === 0);
       let next: Mutable;
       if (at < 0) {
-        next = { ...root, name, path: curPath, children: [] } as Mutable;
+        next = copyNode(root, { name, path: curPath, children: [] });
         parent.children!.push(next);
         parent.children!.sort((a, b) => compareBytes(a.name, b.name));
       } else {
         // A copy: the node may be shared with the source tree, which must not change.
-        next = { ...parent.children![at], children: [...(parent.children![at].children ?? [])] } as Mutable;
+        next = copyNode(parent.children![at], { children: [...(parent.children![at].children ?? [])] });
         parent.children![at] = next;
       }
       if (next.type !== "dir") fail("E_LAYOUT", `${curPath} is not a directory`, `${where}[${i}]`);
@@ -142,8 +141,9 @@ export function selectTree(tree: Tree, copy: readonly CopySpec[], excludeFiles: 
       if (pruned.type !== "dir") fail("E_LAYOUT", `only a directory can be copied to "/", ${c.src} is a ${pruned.type}`, `${where}[${i}]`);
       mergeInto(root, rebase(pruned, "/"), `${where}[${i}]`);
     } else {
-      const placed = rebase({ ...pruned, name: utf8(last) }, c.dst);
-      const holder = { ...parent, children: [] } as Mutable;
+      // Renamed ("/a/file:/b/OTHER"): the copy keeps reading the original file.
+      const placed = rebase(copyNode(pruned, { name: utf8(last) }), c.dst);
+      const holder = copyNode(parent, { children: [] });
       holder.children = [placed];
       mergeInto(parent, holder, `${where}[${i}]`);
     }

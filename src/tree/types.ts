@@ -9,11 +9,18 @@ import type { Timestamp } from "../context/index.js";
 export type NodeType = "file" | "dir" | "symlink" | "chardev" | "blockdev" | "fifo" | "socket";
 
 export interface TreeNode {
-  /** File name as bytes ("" for a root). */
+  /**
+   * File name as bytes ("" for a root). On a scanned node a prototype getter
+   * (a new view on each read; object spread does not copy it, see sourcePath).
+   */
   readonly name: Uint8Array;
   /** Display path inside the tree ("/" for the root, "/etc/passwd"), UTF-8 decoded. */
   readonly path: string;
-  /** Where the content and metadata come from on the host. */
+  /**
+   * Where the content and metadata come from on the host. On a scanned node
+   * this is a prototype getter (each read builds a new Buffer), which object
+   * spread does not copy: copy nodes with `copyNode` (scan.ts), not `{ ...n }`.
+   */
   readonly sourcePath: Buffer;
   /**
    * Where a regular file's bytes start inside `sourcePath` (0 for a file in a
@@ -45,6 +52,9 @@ export interface TreeNode {
   /** Directories: children sorted by byte-wise name. */
   readonly children?: TreeNode[];
 }
+
+/** A TreeNode whose fields can be assigned (copies being built or edited). */
+export type MutableTreeNode = { -readonly [K in keyof TreeNode]: TreeNode[K] };
 
 export interface Xattr {
   readonly name: string;

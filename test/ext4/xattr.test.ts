@@ -13,7 +13,7 @@ import fc from "fast-check";
 import { closeSync, mkdirSync, openSync, readSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setAttributeSync } from "@napi-rs/xattr";
-import { scanTree } from "../../src/tree/scan.js";
+import { copyNode, scanTree } from "../../src/tree/scan.js";
 import type { Tree, TreeNode } from "../../src/tree/types.js";
 import { MkdiskError } from "../../src/bin/errors.js";
 import { planExt4 } from "../../src/ext4/index.js";
@@ -221,7 +221,7 @@ describe("ext4 extended attributes", () => {
   it("refuses values larger than a block and names ext4 cannot store, naming the path and xattr", () => {
     const withX = (xattrs: TreeNode["xattrs"]): Tree => {
       const f: TreeNode = { name: Buffer.from("f"), path: "/f", sourcePath: Buffer.from("/dev/null"), type: "file", mode: 0o644, uid: 0, gid: 0, sizeBytes: 0, mtime: { sec: 0, nsec: 0 }, xattrs };
-      return { root: { ...tree.root, children: [f] }, nodeCount: 2 };
+      return { root: copyNode(tree.root, { children: [f] }), nodeCount: 2 };
     };
     const plan = (tr: Tree) => planExt4(tr, { sizeBytes: 64 << 20, uuid: parseUuid(UUID), ctx: ctx() });
     const err = (f: () => unknown) => {
