@@ -98,12 +98,19 @@ const DOT = Uint8Array.of(0x2e);
 const DOTDOT = Uint8Array.of(0x2e, 0x2e);
 
 /** A leaf/linear block from entries [from, to); `dots` puts "." and ".." first. */
-/** Entries of a directory in block order, as parallel arrays (one object per directory, not per entry). */
+/**
+ * Entries of a directory in block order, as parallel arrays (one object per
+ * directory, not per entry): name i is names[nameEnd[i - 1] .. nameEnd[i]).
+ */
 interface SortedEntries {
-  readonly names: readonly Uint8Array[];
+  readonly count: number;
+  readonly names: Uint8Array;
+  readonly nameEnd: Uint32Array;
   readonly inos: Uint32Array;
   readonly types: Uint8Array;
 }
+
+const nameOf = (e: SortedEntries, i: number) => e.names.subarray(i === 0 ? 0 : e.nameEnd[i - 1], e.nameEnd[i]);
 
 function leafBlock(e: SortedEntries, from: number, to: number, inodeSeed: number, dots?: { self: number; parent: number }): Uint8Array {
   const out = new Uint8Array(BLOCK_BYTES);
@@ -122,18 +129,18 @@ function leafBlock(e: SortedEntries, from: number, to: number, inodeSeed: number
       put(dots.self, DOT, FT_DIR);
       put(dots.parent, DOTDOT, FT_DIR);
     }
-    for (let i = from; i < to; i++) put(e.inos[i], e.names[i], e.types[i]);
+    for (let i = from; i < to; i++) put(e.inos[i], nameOf(e, i), e.types[i]);
   }
   putTail(out, inodeSeed);
   return out;
 }
 
 /** Greedy packing: returns the start index of each block; block 0 reserves `firstBlockUsed` bytes. */
-function pack(names: readonly Uint8Array[], firstBlockUsed: number): number[] {
+function pack(e: SortedEntries, firstBlockUsed: number): number[] {
   const starts = [0];
   let used = firstBlockUsed;
-  for (let i = 0; i < names.length; i++) {
-    const n = entryBytes(names[i].length);
+  for (let i = 0; i < e.count; i++) {
+    const n = entryBytes(e.nameEnd[i] - (i === 0 ? 0 : e.nameEnd[i - 1]));
     if (used + n > LEAF_SPACE) {
       starts.push(i);
       used = 0;
@@ -152,7 +159,14 @@ export function validateName(name: Uint8Array, where: string): void {
 }
 
 function soa(entries: readonly DirEntry[]): SortedEntries {
-  return { names: entries.map((e) => e.name), inos: Uint32Array.from(entries, (e) => e.ino), types: Uint8Array.from(entries, (e) => e.fileType) };
+  const names = new Uint8Array(entries.reduce((a, e) => a + e.name.length, 0));
+  const nameEnd = new Uint32Array(entries.length);
+  let at = 0;
+  entries.forEach((e, i) => {
+    names.set(e.name, at);
+    nameEnd[i] = at += e.name.length;
+  });
+  return { count: entries.length, names, nameEnd, inos: Uint32Array.from(entries, (e) => e.ino), types: Uint8Array.from(entries, (e) => e.fileType) };
 }
 
 /**
@@ -195,7 +209,7 @@ export class DirectoryPlan {
     keyed.sort((a, b) => (a.h.major !== b.h.major ? (a.h.major < b.h.major ? -1 : 1) : a.h.minor !== b.h.minor ? (a.h.minor < b.h.minor ? -1 : 1) : compareBytes(a.e.name, b.e.name)));
     this.sorted = soa(keyed.map((k) => k.e));
     this.hashes = Uint32Array.from(keyed, (k) => k.h.major);
-    this.leafStarts = pack(this.sorted.names, 0);
+    this.leafStarts = pack(this.sorted, 0);
     const leaves = this.leafStarts.length;
     if (leaves <= DX_ROOT_LIMIT) this.nodeCount = 0;
     else {
@@ -233,7 +247,7 @@ export class DirectoryPlan {
   block(k: number, inodeSeed: number): Uint8Array {
     if (k < 0 || k >= this.blockCount) fail("E_INTERNAL", `directory block ${k} of ${this.blockCount}`);
     const dots = { self: this.selfIno, parent: this.parentIno };
-    const n = this.sorted.names.length;
+    const n = this.sorted.count;
     if (!this.indexed) return k === 0 ? leafBlock(this.sorted, 0, n, inodeSeed, dots) : leafBlock(this.sorted, 0, 0, inodeSeed);
     const leaves = this.leafStarts.length;
     const firstLeafBlock = 1 + this.nodeCount;
