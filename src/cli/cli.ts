@@ -54,7 +54,8 @@ Options:
                               the layout's sourceDateEpoch)
       --ownership MODE        preserve (default) or root (every file 0:0)
       --ownership-manifest F  set owners, modes, xattrs; add device nodes (README)
-      --workers N             compression threads (output does not depend on it)
+      --workers N             compression threads (default: one per CPU, at most 4;
+                              output does not depend on it)
       --force                 replace existing outputs
       --json                  print the result as JSON on stdout
       --manifest FILE         write a build manifest (inputs, ids, SHA-256 of disk,

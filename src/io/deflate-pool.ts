@@ -47,9 +47,14 @@ export function deflateInline(data: Uint8Array, framing: DeflateFraming): Uint8A
   return framing === "raw" ? fflate.deflateSync(data, { level: DEFLATE_LEVEL }) : fflate.zlibSync(data, { level: DEFLATE_LEVEL });
 }
 
-/** A sensible default: leave one CPU for the main thread, use at most 4. Output does not depend on it. */
+/**
+ * The default: one worker per CPU, at most 4. The main thread's share (reading,
+ * zero checks, writing) is small next to deflate, so it does not get a CPU of
+ * its own: on 2 CPUs, compressing a 1 GiB disk took 19.4 s with one worker and
+ * 14.2 s with two. Output does not depend on the count.
+ */
 export function defaultDeflateWorkers(): number {
-  return Math.max(1, Math.min(4, availableParallelism() - 1));
+  return Math.max(1, Math.min(4, availableParallelism()));
 }
 
 const WORKER_BODY = `
