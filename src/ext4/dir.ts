@@ -79,15 +79,18 @@ export interface DirEntry {
 export const entryBytes = (nameLen: number) => (8 + nameLen + 3) & ~3;
 
 /** Writes one ext4_dir_entry_2 (hot path: direct stores; the codec test checks it against DirEntryHead). */
-export function putEntry(out: Uint8Array, at: number, ino: number, recLen: number, name: Uint8Array, fileType: number): void {
-  if (name.length > 255 || recLen > BLOCK_BYTES || (recLen & 3) !== 0) fail("E_INTERNAL", `bad directory entry (name ${name.length} bytes, rec_len ${recLen})`);
+/** Writes an entry head and `name` (or, with nameLen given, only the head: the caller copies the name). */
+export function putEntry(out: Uint8Array, at: number, ino: number, recLen: number, name: Uint8Array, fileType: number, nameLen = name.length): void {
+  if (nameLen > 255 || recLen > BLOCK_BYTES || (recLen & 3) !== 0) fail("E_INTERNAL", `bad directory entry (name ${nameLen} bytes, rec_len ${recLen})`);
   const d = new DataView(out.buffer, out.byteOffset + at, 8);
   d.setUint32(0, ino, true);
   d.setUint16(4, recLen, true);
-  d.setUint8(6, name.length);
+  d.setUint8(6, nameLen);
   d.setUint8(7, fileType);
-  out.set(name, at + 8);
+  if (name.length > 0) out.set(name, at + 8);
 }
+
+const EMPTY_NAME = new Uint8Array(0);
 
 function putTail(out: Uint8Array, inodeSeed: number): void {
   DirEntryTail.encodeInto({ det_reserved_zero1: 0, det_rec_len: TAIL_BYTES, det_reserved_zero2: 0, det_reserved_ft: DET_RESERVED_FT, det_checksum: 0 }, out, LEAF_SPACE);
@@ -110,7 +113,7 @@ interface SortedEntries {
   readonly types: Uint8Array;
 }
 
-const nameOf = (e: SortedEntries, i: number) => e.names.subarray(i === 0 ? 0 : e.nameEnd[i - 1], e.nameEnd[i]);
+const nameStart = (e: SortedEntries, i: number) => (i === 0 ? 0 : e.nameEnd[i - 1]);
 
 function leafBlock(e: SortedEntries, from: number, to: number, inodeSeed: number, dots?: { self: number; parent: number }): Uint8Array {
   const out = new Uint8Array(BLOCK_BYTES);
@@ -129,7 +132,15 @@ function leafBlock(e: SortedEntries, from: number, to: number, inodeSeed: number
       put(dots.self, DOT, FT_DIR);
       put(dots.parent, DOTDOT, FT_DIR);
     }
-    for (let i = from; i < to; i++) put(e.inos[i], nameOf(e, i), e.types[i]);
+    for (let i = from; i < to; i++) {
+      // Copied byte by byte from the packed names: a subarray view per entry costs more than the copy.
+      const a = nameStart(e, i);
+      const len = e.nameEnd[i] - a;
+      const recLen = ++k === count ? LEAF_SPACE - at : entryBytes(len);
+      putEntry(out, at, e.inos[i], recLen, EMPTY_NAME, e.types[i], len);
+      for (let j = 0; j < len; j++) out[at + 8 + j] = e.names[a + j];
+      at += recLen;
+    }
   }
   putTail(out, inodeSeed);
   return out;

@@ -169,14 +169,9 @@ export class ExtentTree {
   }
 }
 
-/** Splits physical runs into extents of at most 32768 blocks. */
-export function runsToExtents(runs: readonly FileExtent[]): FileExtent[] {
-  const out: FileExtent[] = [];
-  for (const r of runs) {
-    for (let d = 0; d < r.count; d += EXT_INIT_MAX_LEN) {
-      out.push({ logicalBlock: r.logicalBlock + d, physicalBlock: r.physicalBlock + d, count: Math.min(EXT_INIT_MAX_LEN, r.count - d) });
-    }
+/** Appends the extents (at most 32768 blocks each) for `count` blocks at logical → physical to `out`. */
+export function pushExtents(out: FileExtent[], logicalBlock: number, physicalBlock: number, count: number): void {
+  for (let d = 0; d < count; d += EXT_INIT_MAX_LEN) {
+    out.push({ logicalBlock: logicalBlock + d, physicalBlock: physicalBlock + d, count: Math.min(EXT_INIT_MAX_LEN, count - d) });
   }
-  // Kept for every file until the image is written: trim the growth capacity of small arrays.
-  return out.length < 16 ? out.slice() : out;
 }

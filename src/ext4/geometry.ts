@@ -186,16 +186,21 @@ export class BlockAllocator {
   /** Allocates n blocks as runs [start, count] split around reserved ranges. */
   take(n: number): Array<[number, number]> {
     const runs: Array<[number, number]> = [];
+    this.takeEach(n, (start, count) => runs.push([start, count]));
+    return runs;
+  }
+
+  /** As take, handing each run to `run` instead of building an array (the per-inode hot path). */
+  takeEach(n: number, run: (start: number, count: number) => void): void {
     while (n > 0) {
       this.skip();
       const limit = this.ri < this.reserved.length ? this.reserved[this.ri].start : this.blockCount;
       const k = Math.min(n, limit - this.cursor);
       if (k <= 0) throw new OutOfSpace();
-      runs.push([this.cursor, k]);
+      run(this.cursor, k);
       this.cursor += k;
       n -= k;
     }
-    return runs;
   }
 
   /** Used blocks: [0, cursor) plus reserved ranges. */

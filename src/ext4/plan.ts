@@ -32,7 +32,7 @@ import {
   SYMLINK_MAX_BYTES,
 } from "./constants.js";
 import { DirectoryPlan, validateName, type DirEntry } from "./dir.js";
-import { ExtentTree, extentTreeBlockCount, runsToExtents, type FileExtent } from "./extent.js";
+import { ExtentTree, extentTreeBlockCount, pushExtents, type FileExtent } from "./extent.js";
 import { BlockAllocator, OutOfSpace, planGeometry, type Geometry } from "./geometry.js";
 import { defaultJournalBlocks } from "./journal.js";
 import { encodeIbody, splitXattrs, toDiskXattrs, xattrBlockKey, XATTR_REFCOUNT_MAX, type DiskXattr } from "./xattr.js";
@@ -323,24 +323,27 @@ function hasExtentTree(inf: InodeInfo): boolean {
 function allocate(alloc: BlockAllocator, dataBlocks: number, sparseRuns: DataRuns | undefined, keep: true): InodeBlocks;
 function allocate(alloc: BlockAllocator, dataBlocks: number, sparseRuns: DataRuns | undefined, keep: false): undefined;
 function allocate(alloc: BlockAllocator, dataBlocks: number, sparseRuns: DataRuns | undefined, keep: boolean): InodeBlocks | undefined {
-  const physical: FileExtent[] = [];
+  // Runs twice per inode when an image is written (see inodeBlocks): no closures or arrays beyond the result.
+  const extents: FileExtent[] = [];
   let extentCount = 0;
-  const place = (lstart: number, count: number) => {
-    let l = lstart;
-    for (const [p, c] of alloc.take(count)) {
-      extentCount += Math.ceil(c / EXT_INIT_MAX_LEN);
-      if (keep) physical.push({ logicalBlock: l, physicalBlock: p, count: c });
-      l += c;
-    }
+  let logical = 0;
+  const onRun = (p: number, c: number) => {
+    extentCount += Math.ceil(c / EXT_INIT_MAX_LEN);
+    if (keep) pushExtents(extents, logical, p, c);
+    logical += c;
   };
-  if (sparseRuns) for (const [lstart, count] of sparseRuns) place(lstart, count);
-  else if (dataBlocks > 0) place(0, dataBlocks);
+  if (sparseRuns) {
+    for (const [lstart, count] of sparseRuns) {
+      logical = lstart;
+      alloc.takeEach(count, onRun);
+    }
+  } else if (dataBlocks > 0) alloc.takeEach(dataBlocks, onRun);
   const treeCount = extentTreeBlockCount(extentCount);
-  const treeRuns = treeCount > 0 ? alloc.take(treeCount) : [];
-  if (!keep) return undefined;
   const treeBlocks: number[] = [];
-  for (const [p, c] of treeRuns) for (let k = 0; k < c; k++) treeBlocks.push(p + k);
-  const extents = runsToExtents(physical);
+  if (treeCount > 0) alloc.takeEach(treeCount, (p, c) => {
+    if (keep) for (let k = 0; k < c; k++) treeBlocks.push(p + k);
+  });
+  if (!keep) return undefined;
   return { extents, tree: new ExtentTree(extents, treeBlocks), blockCount: dataBlocks + treeCount };
 }
 

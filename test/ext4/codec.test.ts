@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { encodeInodeFast, encodeInodeTable, encodeTime, Inode, type InodeFields } from "../../src/ext4/inode.js";
 import { setBits, setBitsSlow } from "../../src/ext4/bitmap.js";
-import { extentTreeLevels, ExtentTree, runsToExtents } from "../../src/ext4/extent.js";
+import { extentTreeLevels, ExtentTree, pushExtents, type FileExtent } from "../../src/ext4/extent.js";
 import { Superblock } from "../../src/ext4/superblock.js";
 import { GroupDesc } from "../../src/ext4/groupdesc.js";
 import { JournalSuperblock } from "../../src/ext4/journal.js";
@@ -87,7 +87,8 @@ describe("ext4 codecs", () => {
     expect(extentTreeLevels(1360)).toEqual([4]);
     expect(extentTreeLevels(1361)).toEqual([5, 1]);
     expect(extentTreeLevels(340 * 340 * 4 + 1)).toEqual([1361, 5, 1]); // depth 3
-    const ext = runsToExtents([{ logicalBlock: 0, physicalBlock: 1000, count: 32768 * 2 + 5 }]);
+    const ext: FileExtent[] = [];
+    pushExtents(ext, 0, 1000, 32768 * 2 + 5);
     expect(ext.map((e) => e.count)).toEqual([32768, 32768, 5]);
     const tree = new ExtentTree(ext, []);
     const root = tree.rootIBlock();
