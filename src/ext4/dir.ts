@@ -123,23 +123,23 @@ function leafBlock(e: SortedEntries, from: number, to: number, inodeSeed: number
   } else {
     let at = 0;
     let k = 0;
-    const put = (ino: number, name: Uint8Array, ft: number) => {
-      const len = ++k === count ? LEAF_SPACE - at : entryBytes(name.length);
-      putEntry(out, at, ino, len, name, ft);
-      at += len;
+    /** Writes the next entry's head (the last one takes the rest of the block); returns where its name goes. */
+    const head = (ino: number, nameLen: number, ft: number): number => {
+      const recLen = ++k === count ? LEAF_SPACE - at : entryBytes(nameLen);
+      putEntry(out, at, ino, recLen, EMPTY_NAME, ft, nameLen);
+      at += recLen;
+      return at - recLen + 8;
     };
     if (dots) {
-      put(dots.self, DOT, FT_DIR);
-      put(dots.parent, DOTDOT, FT_DIR);
+      out.set(DOT, head(dots.self, DOT.length, FT_DIR));
+      out.set(DOTDOT, head(dots.parent, DOTDOT.length, FT_DIR));
     }
     for (let i = from; i < to; i++) {
       // Copied byte by byte from the packed names: a subarray view per entry costs more than the copy.
       const a = nameStart(e, i);
       const len = e.nameEnd[i] - a;
-      const recLen = ++k === count ? LEAF_SPACE - at : entryBytes(len);
-      putEntry(out, at, e.inos[i], recLen, EMPTY_NAME, e.types[i], len);
-      for (let j = 0; j < len; j++) out[at + 8 + j] = e.names[a + j];
-      at += recLen;
+      const nameAt = head(e.inos[i], len, e.types[i]);
+      for (let j = 0; j < len; j++) out[nameAt + j] = e.names[a + j];
     }
   }
   putTail(out, inodeSeed);
@@ -151,7 +151,7 @@ function pack(e: SortedEntries, firstBlockUsed: number): number[] {
   const starts = [0];
   let used = firstBlockUsed;
   for (let i = 0; i < e.count; i++) {
-    const n = entryBytes(e.nameEnd[i] - (i === 0 ? 0 : e.nameEnd[i - 1]));
+    const n = entryBytes(e.nameEnd[i] - nameStart(e, i));
     if (used + n > LEAF_SPACE) {
       starts.push(i);
       used = 0;

@@ -6,8 +6,8 @@
  * allocated, no extent), the way `cp --sparse=always` would store them.
  *
  * Cost: every regular file is read once at plan time (and again when its
- * data blocks are written). Memory: one chunk buffer, plus the runs of files
- * that have holes (a file without holes answers "all").
+ * data blocks are written). Memory: one chunk buffer; the planner keeps the
+ * runs only of files that have holes.
  */
 import { fail } from "../bin/errors.js";
 import { BLOCK_BYTES } from "./constants.js";
@@ -30,7 +30,7 @@ function zeroBlock(words: Uint32Array, at: number, lenBytes: number): boolean {
 export function zeroBlockRuns(readAt: ReadAt): ReadDataRuns {
   const buf = new Uint8Array(CHUNK_BYTES);
   const words = new Uint32Array(buf.buffer);
-  return (node: TreeNode): DataRuns | "all" => {
+  return (node: TreeNode): DataRuns => {
     const size = node.sizeBytes;
     const path = node.sourcePath; // once per file: a scanned node builds it on each read
     const runs: Array<[number, number]> = [];
@@ -54,7 +54,6 @@ export function zeroBlockRuns(readAt: ReadAt): ReadDataRuns {
     }
     const total = Math.ceil(size / BLOCK_BYTES);
     if (runStart >= 0) runs.push([runStart, total - runStart]);
-    if (runs.length === 1 && runs[0][0] === 0 && runs[0][1] === total) return "all"; // no holes: no array to keep
-    return runs.length < 16 ? runs.slice() : runs; // kept per file: no spare capacity
+    return runs.length < 16 ? runs.slice() : runs; // kept per sparse file: no spare capacity
   };
 }

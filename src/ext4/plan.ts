@@ -39,11 +39,7 @@ import { encodeIbody, splitXattrs, toDiskXattrs, xattrBlockKey, XATTR_REFCOUNT_M
 
 /** Runs of non-zero 4 KiB blocks of a regular file: [firstBlock, blockCount], ascending, disjoint. */
 export type DataRuns = ReadonlyArray<readonly [number, number]>;
-/**
- * A file's data runs, or "all" when every block of the file holds data (the
- * common case, kept without an array per file).
- */
-export type ReadDataRuns = (node: TreeNode) => DataRuns | "all";
+export type ReadDataRuns = (node: TreeNode) => DataRuns;
 
 /** lost+found made by mkdisk when the tree has none: 4 blocks (16 KiB) like mke2fs, mode 0700, root-owned. */
 export const LOST_FOUND_BLOCKS = 4;
@@ -223,9 +219,9 @@ export function analyzeTree(tree: Tree, hashSeed: Uint32Array, signedHash: boole
     if (inf.type === "file") {
       const n = inf.node!;
       const nblocks = Math.ceil(n.sizeBytes / BLOCK_BYTES);
-      const runs = readDataRuns && nblocks > 0 ? readDataRuns(n) : "all";
-      if (runs === "all") inf.dataBlocks = nblocks;
+      if (!readDataRuns || nblocks === 0) inf.dataBlocks = nblocks;
       else {
+        const runs = readDataRuns(n);
         checkRuns(runs, nblocks, n.path);
         inf.dataBlocks = runs.reduce((a, r) => a + r[1], 0);
         // One run covering the whole file is the dense case: keep no array.
@@ -237,7 +233,7 @@ export function analyzeTree(tree: Tree, hashSeed: Uint32Array, signedHash: boole
       dataBlocks += 1;
     }
   }
-  const xattrBlocks = planXattrs(inodes, lastIno);
+  const xattrBlocks = planXattrs(inodes, allocationOrder(lastIno));
   dataBlocks += xattrBlocks.length;
   return { inodes, lastIno, dataBlocks, xattrBlocks };
 }
@@ -247,10 +243,10 @@ export function analyzeTree(tree: Tree, hashSeed: Uint32Array, signedHash: boole
  * identical blocks (as mke2fs / the kernel's mbcache do), at most
  * XATTR_REFCOUNT_MAX inodes per block, in inode order.
  */
-function planXattrs(inodes: Array<InodeInfo | undefined>, lastIno: number): XattrBlockPlan[] {
+function planXattrs(inodes: Array<InodeInfo | undefined>, order: readonly number[]): XattrBlockPlan[] {
   const blocks: XattrBlockPlan[] = [];
   const open = new Map<string, number>();
-  for (const ino of [EXT4_ROOT_INO, ...Array.from({ length: lastIno - EXT4_FIRST_INO + 1 }, (_, k) => EXT4_FIRST_INO + k)]) {
+  for (const ino of order) {
     const inf = inodes[ino]!;
     const xs = inf.node?.xattrs;
     if (!xs || xs.length === 0) continue;
@@ -310,9 +306,9 @@ export interface Ext4Layout {
   cursor: number;
 }
 
-/** Inodes in allocation order: the root, then 11 (lost+found), 12, … */
-export function allocationOrder(a: TreeAnalysis): number[] {
-  return [EXT4_ROOT_INO, ...Array.from({ length: a.lastIno - EXT4_FIRST_INO + 1 }, (_, k) => EXT4_FIRST_INO + k)];
+/** Inodes in allocation order: the root, then 11 (lost+found), 12, … (xattr blocks are numbered in this order too). */
+export function allocationOrder(lastIno: number): number[] {
+  return [EXT4_ROOT_INO, ...Array.from({ length: lastIno - EXT4_FIRST_INO + 1 }, (_, k) => EXT4_FIRST_INO + k)];
 }
 
 function hasExtentTree(inf: InodeInfo): boolean {
@@ -356,7 +352,7 @@ export function layoutExt4(a: TreeAnalysis, sizeBytes: number, where: string): E
   const journal = allocate(alloc, journalBlocks, undefined, true);
   const startBlock = new Float64Array(a.lastIno + 1).fill(-1);
   const xattrBlockNr: number[] = [];
-  for (const ino of allocationOrder(a)) {
+  for (const ino of allocationOrder(a.lastIno)) {
     const inf = a.inodes[ino]!;
     if (hasExtentTree(inf)) {
       startBlock[ino] = alloc.cursor;

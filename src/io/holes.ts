@@ -29,6 +29,5 @@ export function fileDataRuns(): { readDataRuns: ReadDataRuns; close(): void } {
   });
   // No memo here: the ext4 analysis is cached per tree, so sizing a partition
   // and planning it ask for each file once (a per-node memo cost ~40 bytes a file).
-  const readDataRuns: ReadDataRuns = (node) => scan(node);
-  return { readDataRuns, close };
+  return { readDataRuns: scan, close };
 }
