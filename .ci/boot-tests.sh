@@ -25,7 +25,7 @@ mkdir -p "$W/logs"; W=$(realpath "$W")
 export BOOTTEST_CACHE=${BOOTTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mkdisk-boottest}
 export SOURCE_DATE_EPOCH=1700000000   # mk-payload's rootfs mtimes; the example layouts use the same epoch
 TMO=${BOOT_TIMEOUT:-240}
-MKDISK=(node "$ROOT/dist/cli/main.js")
+MKDISK=(node "$ROOT/dist/mkdisk.js")
 T0=$(date +%s)
 : > "$W/steps.txt"; : > "$W/verdicts.txt"
 
@@ -39,7 +39,7 @@ step() { # name cmd... : runs a setup step, timed; a failure stops everything (e
 
 step install-deps "$H/install-deps.sh" "$BOOTTEST_CACHE"
 step payload "$H/mk-payload.sh" "$BOOTTEST_CACHE" "$W/payload"
-step tsc npx tsc -p tsconfig.json
+step build npm run -s build
 GRUB=$BOOTTEST_CACHE/root/usr/lib/grub/i386-pc
 [ -f "$GRUB/boot.img" ] || { echo "GRUB i386-pc files missing in $GRUB" >&2; exit 2; }
 

@@ -14,7 +14,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const cli = join(here, "..", "dist/cli/main.js");
+const cli = join(here, "..", "dist/mkdisk.js");
 const cache = join(here, ".cache");
 const SEED = "0e9a6fe0-68f6-408c-bbeb-136054d20445";
 const UUID = "4b1f6c3e-2a5d-4c8e-9f10-112233445566";

@@ -22,7 +22,7 @@ import { listFiles, race, table } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
-const cli = join(root, "dist/cli/main.js");
+const cli = join(root, "dist/mkdisk.js");
 const cache = join(here, ".cache");
 const { values: opt } = parseArgs({ options: { rounds: { type: "string", default: "5" }, only: { type: "string" } } });
 const rounds = Number(opt.rounds);

@@ -32,7 +32,7 @@ try {
   mkdirSync(dirname(out), { recursive: true });
   const r = spawnSync(
     process.execPath,
-    [join(root, "dist/cli/main.js"), "--rootfs", join(stage, "root"), "--layout", join(root, "examples/basic/layout.json"), "-o", out, "--force", "--json"],
+    [join(root, "dist/mkdisk.js"), "--rootfs", join(stage, "root"), "--layout", join(root, "examples/basic/layout.json"), "-o", out, "--force", "--json"],
     { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
   );
   if (r.status !== 0) process.exit(r.status ?? 1);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run, runOk, sha256File, tempDir } from "../helpers/tools.js";
 
 const ROOT = resolve(__dirname, "../..");
-const CLI = join(ROOT, "dist/cli/main.js");
+const CLI = join(ROOT, "dist/mkdisk.js");
 let tmp: ReturnType<typeof tempDir>;
 
 function mkdisk(args: string[], env: NodeJS.ProcessEnv = {}, umask?: string) {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runOk, sha256File, tempDir } from "../helpers/tools.js";
 
 const ROOT = resolve(__dirname, "../..");
-const CLI = join(ROOT, "dist/cli/main.js");
+const CLI = join(ROOT, "dist/mkdisk.js");
 let tmp: ReturnType<typeof tempDir>;
 let raw: string;
 

@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { buildDisk } from "../../src/build.js";
 
 export const ROOT = resolve(__dirname, "../..");
-export const CLI = join(ROOT, "dist/cli/main.js");
+export const CLI = join(ROOT, "dist/mkdisk.js");
 
 /** Every file and directory time, in whole seconds (restorable exactly after an edit). */
 export const TREE_TIME_SEC = 1_700_000_000;

@@ -2,7 +2,7 @@
  * Invalid layouts: hand-written ones and fast-check mutations of valid ones.
  * Each gives a MkdiskError with code E_LAYOUT or E_FIT whose message names the
  * field's JSON path, never another kind of error. Through the CLI
- * (`node dist/cli/main.js`): a non-zero exit status, no stack trace on stderr,
+ * (`node dist/mkdisk.js`): a non-zero exit status, no stack trace on stderr,
  * no output file (and an existing output file is left as it was).
  */
 import { spawnSync } from "node:child_process";
@@ -18,7 +18,7 @@ import { tempDir } from "../helpers/tools.js";
 import { validLayoutArb } from "./arbitraries.js";
 
 const ROOT = join(import.meta.dirname, "../..");
-const CLI = join(ROOT, "dist/cli/main.js");
+const CLI = join(ROOT, "dist/mkdisk.js");
 const SEED = "0e9a6fe0-68f6-408c-bbeb-136054d20445";
 let tmp: { path: string; cleanup(): void };
 

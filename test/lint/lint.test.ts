@@ -84,7 +84,7 @@ describe("lint", () => {
   });
 
   it("exits 1 with findings and 0 without, through the CLI", () => {
-    const cli = join(ROOT, "dist/cli/main.js");
+    const cli = join(ROOT, "dist/mkdisk.js");
     const dirty = spawnSync(process.execPath, [cli, "lint", "--rootfs", join(tmp.path, "dirty"), "--source-date-epoch", String(EPOCH), "--json"], { encoding: "utf8" });
     expect(dirty.status).toBe(1);
     expect(JSON.parse(dirty.stdout).findings.length).toBe(Object.keys(DIRTY).length);

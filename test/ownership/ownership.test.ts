@@ -16,7 +16,7 @@ import { buildDisk } from "../../src/build.js";
 import { requireTool, run, runOk, sha256File, tempDir } from "../helpers/tools.js";
 
 const ROOT = resolve(__dirname, "../..");
-const CLI = join(ROOT, "dist/cli/main.js");
+const CLI = join(ROOT, "dist/mkdisk.js");
 
 const LAYOUT = {
   seed: "6c0f3a5e-3d0e-4b8e-9a51-7f6f2d1a9c44",
