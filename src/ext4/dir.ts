@@ -32,7 +32,7 @@ import { defineStruct } from "../bin/struct.js";
 import { fail } from "../bin/errors.js";
 import { compareBytes } from "../bin/text.js";
 import { crc32cRaw } from "./csum.js";
-import { halfMd4Hash } from "./hash.js";
+import { halfMd4HashInto } from "./hash.js";
 import { BLOCK_BYTES, DX_HASH_HALF_MD4, FT_DIR } from "./constants.js";
 
 export const DirEntryHead = defineStruct("Ext4DirEntry2", 8, {
@@ -163,21 +163,30 @@ function pack(e: SortedEntries, firstBlockUsed: number): number[] {
 
 export function validateName(name: Uint8Array, where: string): void {
   if (name.length === 0 || name.length > 255) fail("E_TREE", `a file name must be 1..255 bytes, this one is ${name.length}`, where);
-  for (const b of name) if (b === 0 || b === 0x2f) fail("E_TREE", `file name contains a NUL or "/" byte`, where);
+  for (let i = 0; i < name.length; i++) if (name[i] === 0 || name[i] === 0x2f) fail("E_TREE", `file name contains a NUL or "/" byte`, where);
   if ((name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e)) {
     fail("E_TREE", `"." and ".." cannot be stored as names`, where);
   }
 }
 
-function soa(entries: readonly DirEntry[]): SortedEntries {
-  const names = new Uint8Array(entries.reduce((a, e) => a + e.name.length, 0));
-  const nameEnd = new Uint32Array(entries.length);
+/** The entries as parallel arrays, in `order` (indices into entries) when given. */
+function soa(entries: readonly DirEntry[], order?: Uint32Array): SortedEntries {
+  const n = entries.length;
+  let bytes = 0;
+  for (let i = 0; i < n; i++) bytes += entries[i].name.length;
+  const names = new Uint8Array(bytes);
+  const nameEnd = new Uint32Array(n);
+  const inos = new Uint32Array(n);
+  const types = new Uint8Array(n);
   let at = 0;
-  entries.forEach((e, i) => {
+  for (let k = 0; k < n; k++) {
+    const e = entries[order ? order[k] : k];
     names.set(e.name, at);
-    nameEnd[i] = at += e.name.length;
-  });
-  return { count: entries.length, names, nameEnd, inos: Uint32Array.from(entries, (e) => e.ino), types: Uint8Array.from(entries, (e) => e.fileType) };
+    nameEnd[k] = at += e.name.length;
+    inos[k] = e.ino;
+    types[k] = e.fileType;
+  }
+  return { count: n, names, nameEnd, inos, types };
 }
 
 /**
@@ -216,10 +225,23 @@ export class DirectoryPlan {
       return;
     }
     this.indexed = true;
-    const keyed = entries.map((e) => ({ e, h: halfMd4Hash(e.name, hashSeed, signedHash) }));
-    keyed.sort((a, b) => (a.h.major !== b.h.major ? (a.h.major < b.h.major ? -1 : 1) : a.h.minor !== b.h.minor ? (a.h.minor < b.h.minor ? -1 : 1) : compareBytes(a.e.name, b.e.name)));
-    this.sorted = soa(keyed.map((k) => k.e));
-    this.hashes = Uint32Array.from(keyed, (k) => k.h.major);
+    // Hash order: major, then minor, then name bytes. Hashes go into one
+    // typed array and an index permutation is sorted: no object per entry.
+    const n = entries.length;
+    const hv = new Uint32Array(2 * n);
+    for (let i = 0; i < n; i++) halfMd4HashInto(entries[i].name, hashSeed, signedHash, hv, 2 * i);
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    order.sort((x, y) => {
+      const a = hv[2 * x], b = hv[2 * y];
+      if (a !== b) return a < b ? -1 : 1;
+      const am = hv[2 * x + 1], bm = hv[2 * y + 1];
+      if (am !== bm) return am < bm ? -1 : 1;
+      return compareBytes(entries[x].name, entries[y].name);
+    });
+    this.sorted = soa(entries, order);
+    this.hashes = new Uint32Array(n);
+    for (let k = 0; k < n; k++) this.hashes[k] = hv[2 * order[k]];
     this.leafStarts = pack(this.sorted, 0);
     const leaves = this.leafStarts.length;
     if (leaves <= DX_ROOT_LIMIT) this.nodeCount = 0;

@@ -332,7 +332,9 @@ export class Ext4Emitter {
     yield { block: j.extents[0].physicalBlock, gen: () => [bytesExtent(j.extents[0].physicalBlock * BLOCK_BYTES, encodeJournalSuperblock(inp.layout.journalBlocks, inp.uuid))] };
     yield* this.treeRecords(j, EXT4_JOURNAL_INO);
     let nextXattr = 0;
-    for (const ino of allocationOrder(inp.analysis.lastIno)) {
+    const order = allocationOrder(inp.analysis.lastIno);
+    for (let at = 0; at < order.length; at++) {
+      const ino = order[at];
       const inf = inp.analysis.inodes[ino]!;
       const b = this.blocksOf(ino);
       if (b) {

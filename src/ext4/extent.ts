@@ -67,7 +67,13 @@ export function extentTreeLevels(extentCount: number): number[] {
 }
 
 export function extentTreeBlockCount(extentCount: number): number {
-  return extentTreeLevels(extentCount).reduce((a, b) => a + b, 0);
+  // The sum of extentTreeLevels, without its array (called once per inode).
+  let blocks = 0;
+  for (let n = extentCount; n > ROOT_MAX_ENTRIES; ) {
+    n = Math.ceil(n / BLOCK_MAX_ENTRIES);
+    blocks += n;
+  }
+  return blocks;
 }
 
 /*

@@ -203,6 +203,24 @@ export class BlockAllocator {
     }
   }
 
+  /**
+   * As takeEach, keeping nothing: returns how many pieces of at most
+   * `maxRun` blocks the runs make (extents, when maxRun is an extent's limit).
+   */
+  takeCounting(n: number, maxRun: number): number {
+    let pieces = 0;
+    while (n > 0) {
+      this.skip();
+      const limit = this.ri < this.reserved.length ? this.reserved[this.ri].start : this.blockCount;
+      const k = Math.min(n, limit - this.cursor);
+      if (k <= 0) throw new OutOfSpace();
+      pieces += Math.ceil(k / maxRun);
+      this.cursor += k;
+      n -= k;
+    }
+    return pieces;
+  }
+
   /** Used blocks: [0, cursor) plus reserved ranges. */
   usedBlocks(): number {
     let n = this.cursor;

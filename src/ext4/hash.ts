@@ -18,57 +18,60 @@
 const K2 = 0x5a827999; // 013240474631
 const K3 = 0x6ed9eba1; // 015666365641
 
-const rol = (x: number, s: number) => ((x << s) | (x >>> (32 - s))) >>> 0;
-const F = (x: number, y: number, z: number) => (z ^ (x & (y ^ z))) >>> 0;
-const G = (x: number, y: number, z: number) => (((x & y) >>> 0) + (((x ^ y) & z) >>> 0)) >>> 0;
-const H = (x: number, y: number, z: number) => (x ^ y ^ z) >>> 0;
+// All arithmetic is int32 (`| 0`), the same bits as the kernel's u32: int32
+// values stay small integers in V8, so hashing allocates nothing (uint32
+// values above 2^31 would be boxed as heap numbers).
+const rol = (x: number, s: number) => (x << s) | (x >>> (32 - s));
+const F = (x: number, y: number, z: number) => z ^ (x & (y ^ z));
+const G = (x: number, y: number, z: number) => ((x & y) + ((x ^ y) & z)) | 0;
+const H = (x: number, y: number, z: number) => x ^ y ^ z;
 
-function halfMd4Transform(buf: Uint32Array, inw: Uint32Array): void {
+function halfMd4Transform(buf: Int32Array, inw: Int32Array): void {
   let a = buf[0], b = buf[1], c = buf[2], d = buf[3];
   // Round 1
-  a = rol((a + F(b, c, d) + inw[0]) >>> 0, 3);
-  d = rol((d + F(a, b, c) + inw[1]) >>> 0, 7);
-  c = rol((c + F(d, a, b) + inw[2]) >>> 0, 11);
-  b = rol((b + F(c, d, a) + inw[3]) >>> 0, 19);
-  a = rol((a + F(b, c, d) + inw[4]) >>> 0, 3);
-  d = rol((d + F(a, b, c) + inw[5]) >>> 0, 7);
-  c = rol((c + F(d, a, b) + inw[6]) >>> 0, 11);
-  b = rol((b + F(c, d, a) + inw[7]) >>> 0, 19);
+  a = rol((a + F(b, c, d) + inw[0]) | 0, 3);
+  d = rol((d + F(a, b, c) + inw[1]) | 0, 7);
+  c = rol((c + F(d, a, b) + inw[2]) | 0, 11);
+  b = rol((b + F(c, d, a) + inw[3]) | 0, 19);
+  a = rol((a + F(b, c, d) + inw[4]) | 0, 3);
+  d = rol((d + F(a, b, c) + inw[5]) | 0, 7);
+  c = rol((c + F(d, a, b) + inw[6]) | 0, 11);
+  b = rol((b + F(c, d, a) + inw[7]) | 0, 19);
   // Round 2
-  a = rol((a + G(b, c, d) + inw[1] + K2) >>> 0, 3);
-  d = rol((d + G(a, b, c) + inw[3] + K2) >>> 0, 5);
-  c = rol((c + G(d, a, b) + inw[5] + K2) >>> 0, 9);
-  b = rol((b + G(c, d, a) + inw[7] + K2) >>> 0, 13);
-  a = rol((a + G(b, c, d) + inw[0] + K2) >>> 0, 3);
-  d = rol((d + G(a, b, c) + inw[2] + K2) >>> 0, 5);
-  c = rol((c + G(d, a, b) + inw[4] + K2) >>> 0, 9);
-  b = rol((b + G(c, d, a) + inw[6] + K2) >>> 0, 13);
+  a = rol((a + G(b, c, d) + inw[1] + K2) | 0, 3);
+  d = rol((d + G(a, b, c) + inw[3] + K2) | 0, 5);
+  c = rol((c + G(d, a, b) + inw[5] + K2) | 0, 9);
+  b = rol((b + G(c, d, a) + inw[7] + K2) | 0, 13);
+  a = rol((a + G(b, c, d) + inw[0] + K2) | 0, 3);
+  d = rol((d + G(a, b, c) + inw[2] + K2) | 0, 5);
+  c = rol((c + G(d, a, b) + inw[4] + K2) | 0, 9);
+  b = rol((b + G(c, d, a) + inw[6] + K2) | 0, 13);
   // Round 3
-  a = rol((a + H(b, c, d) + inw[3] + K3) >>> 0, 3);
-  d = rol((d + H(a, b, c) + inw[7] + K3) >>> 0, 9);
-  c = rol((c + H(d, a, b) + inw[2] + K3) >>> 0, 11);
-  b = rol((b + H(c, d, a) + inw[6] + K3) >>> 0, 15);
-  a = rol((a + H(b, c, d) + inw[1] + K3) >>> 0, 3);
-  d = rol((d + H(a, b, c) + inw[5] + K3) >>> 0, 9);
-  c = rol((c + H(d, a, b) + inw[0] + K3) >>> 0, 11);
-  b = rol((b + H(c, d, a) + inw[4] + K3) >>> 0, 15);
-  buf[0] = (buf[0] + a) >>> 0;
-  buf[1] = (buf[1] + b) >>> 0;
-  buf[2] = (buf[2] + c) >>> 0;
-  buf[3] = (buf[3] + d) >>> 0;
+  a = rol((a + H(b, c, d) + inw[3] + K3) | 0, 3);
+  d = rol((d + H(a, b, c) + inw[7] + K3) | 0, 9);
+  c = rol((c + H(d, a, b) + inw[2] + K3) | 0, 11);
+  b = rol((b + H(c, d, a) + inw[6] + K3) | 0, 15);
+  a = rol((a + H(b, c, d) + inw[1] + K3) | 0, 3);
+  d = rol((d + H(a, b, c) + inw[5] + K3) | 0, 9);
+  c = rol((c + H(d, a, b) + inw[0] + K3) | 0, 11);
+  b = rol((b + H(c, d, a) + inw[4] + K3) | 0, 15);
+  buf[0] = buf[0] + a;
+  buf[1] = buf[1] + b;
+  buf[2] = buf[2] + c;
+  buf[3] = buf[3] + d;
 }
 
 /** Folds up to 4*num bytes of msg[off..off+len) into `num` words (str2hashbuf). */
-function str2hashbuf(msg: Uint8Array, off: number, len: number, out: Uint32Array, num: number, signedChars: boolean): void {
-  let pad = (len | (len << 8)) >>> 0;
-  pad = (pad | (pad << 16)) >>> 0;
+function str2hashbuf(msg: Uint8Array, off: number, len: number, out: Int32Array, num: number, signedChars: boolean): void {
+  let pad = len | (len << 8);
+  pad = pad | (pad << 16);
   let val = pad;
   if (len > num * 4) len = num * 4;
   let o = 0;
   for (let i = 0; i < len; i++) {
     const byte = msg[off + i];
     const c = signedChars && byte >= 0x80 ? byte - 256 : byte;
-    val = (c + ((val << 8) >>> 0)) >>> 0;
+    val = (c + (val << 8)) | 0;
     if (i % 4 === 3) {
       out[o++] = val;
       val = pad;
@@ -91,23 +94,35 @@ export function hashSeedWords(seed: Uint8Array): Uint32Array {
   return Uint32Array.of(d.getUint32(0, true), d.getUint32(4, true), d.getUint32(8, true), d.getUint32(12, true));
 }
 
-const MD4_INIT = Uint32Array.of(0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476);
+const MD4_INIT = Int32Array.of(0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476);
+const STATE = new Int32Array(4);
+const WORDS = new Int32Array(8);
 
-export function halfMd4Hash(name: Uint8Array, seedWords: Uint32Array, signedChars: boolean): DxHash {
-  const buf = new Uint32Array(4);
+/**
+ * Writes the hash of `name` as out[at] = major, out[at + 1] = minor, with no
+ * allocation (directories hash every name they index).
+ */
+export function halfMd4HashInto(name: Uint8Array, seedWords: Uint32Array, signedChars: boolean, out: Uint32Array, at: number): void {
   const seeded = seedWords[0] | seedWords[1] | seedWords[2] | seedWords[3];
-  buf.set(seeded ? seedWords : MD4_INIT);
-  const inw = new Uint32Array(8);
+  if (seeded) for (let i = 0; i < 4; i++) STATE[i] = seedWords[i];
+  else STATE.set(MD4_INIT);
   let len = name.length;
   let p = 0;
   // The kernel loops while len > 0; an empty name is never hashed (no such entry exists).
   while (len > 0) {
-    str2hashbuf(name, p, len, inw, 8, signedChars);
-    halfMd4Transform(buf, inw);
+    str2hashbuf(name, p, len, WORDS, 8, signedChars);
+    halfMd4Transform(STATE, WORDS);
     len -= 32;
     p += 32;
   }
-  let major = (buf[1] & ~1) >>> 0;
+  let major = (STATE[1] & ~1) >>> 0;
   if (major === 0xfffffffe) major = 0xfffffffc; // (EXT4_HTREE_EOF_32BIT - 1) << 1
-  return { major, minor: buf[2] };
+  out[at] = major;
+  out[at + 1] = STATE[2];
+}
+
+export function halfMd4Hash(name: Uint8Array, seedWords: Uint32Array, signedChars: boolean): DxHash {
+  const out = new Uint32Array(2);
+  halfMd4HashInto(name, seedWords, signedChars, out, 0);
+  return { major: out[0], minor: out[1] };
 }

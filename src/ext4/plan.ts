@@ -116,12 +116,13 @@ function fileType(t: NodeType): number {
   }
 }
 
+const isU32 = (v: number) => Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
+
 function validateNode(n: TreeNode): void {
   const where = n.path;
   if (!Number.isInteger(n.mode) || n.mode < 0 || n.mode > 0o7777) fail("E_TREE", `mode ${n.mode} is not a 12-bit permission value`, where);
-  for (const [k, v] of [["uid", n.uid], ["gid", n.gid]] as const) {
-    if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) fail("E_TREE", `${k} ${v} does not fit 32 bits`, where);
-  }
+  if (!isU32(n.uid)) fail("E_TREE", `uid ${n.uid} does not fit 32 bits`, where);
+  if (!isU32(n.gid)) fail("E_TREE", `gid ${n.gid} does not fit 32 bits`, where);
   if (n.type === "file" && (!Number.isSafeInteger(n.sizeBytes) || n.sizeBytes < 0 || n.sizeBytes > MAX_FILE_BYTES)) {
     fail("E_TREE", `file size ${n.sizeBytes} exceeds ext4's 16 TiB limit with 4 KiB blocks`, where);
   }
@@ -189,8 +190,9 @@ export function analyzeTree(tree: Tree, hashSeed: Uint32Array, signedHash: boole
   let dataBlocks = 0;
   const dirOf = (ino: number, node: TreeNode | undefined, parentIno: number, children: readonly TreeNode[], path: string) => {
     const entries: DirEntry[] = children.map((c) => {
-      validateName(c.name, c.path);
-      return { name: c.name, ino: inoOf.get(c)!, fileType: fileType(c.type) };
+      const name = c.name; // a scanned node makes a view on each read
+      validateName(name, c.path);
+      return { name, ino: inoOf.get(c)!, fileType: fileType(c.type) };
     });
     const isRoot = ino === EXT4_ROOT_INO;
     if (isRoot && !lpfNode) {
@@ -243,10 +245,11 @@ export function analyzeTree(tree: Tree, hashSeed: Uint32Array, signedHash: boole
  * identical blocks (as mke2fs / the kernel's mbcache do), at most
  * XATTR_REFCOUNT_MAX inodes per block, in inode order.
  */
-function planXattrs(inodes: Array<InodeInfo | undefined>, order: readonly number[]): XattrBlockPlan[] {
+function planXattrs(inodes: Array<InodeInfo | undefined>, order: Uint32Array): XattrBlockPlan[] {
   const blocks: XattrBlockPlan[] = [];
   const open = new Map<string, number>();
-  for (const ino of order) {
+  for (let k = 0; k < order.length; k++) {
+    const ino = order[k];
     const inf = inodes[ino]!;
     const xs = inf.node?.xattrs;
     if (!xs || xs.length === 0) continue;
@@ -269,7 +272,8 @@ function planXattrs(inodes: Array<InodeInfo | undefined>, order: readonly number
 
 function checkRuns(runs: DataRuns, nblocks: number, where: string): void {
   let end = 0;
-  for (const [s, c] of runs) {
+  for (let i = 0; i < runs.length; i++) {
+    const [s, c] = runs[i];
     if (!Number.isSafeInteger(s) || !Number.isSafeInteger(c) || c <= 0 || s < end || s + c > nblocks) {
       fail("E_INTERNAL", `data runs must be ascending, disjoint and inside the file's ${nblocks} blocks; got [${s}, ${c}]`, where);
     }
@@ -307,8 +311,11 @@ export interface Ext4Layout {
 }
 
 /** Inodes in allocation order: the root, then 11 (lost+found), 12, … (xattr blocks are numbered in this order too). */
-export function allocationOrder(lastIno: number): number[] {
-  return [EXT4_ROOT_INO, ...Array.from({ length: lastIno - EXT4_FIRST_INO + 1 }, (_, k) => EXT4_FIRST_INO + k)];
+export function allocationOrder(lastIno: number): Uint32Array {
+  const order = new Uint32Array(Math.max(1, lastIno - EXT4_FIRST_INO + 2));
+  order[0] = EXT4_ROOT_INO;
+  for (let k = 1; k < order.length; k++) order[k] = EXT4_FIRST_INO + k - 1;
+  return order;
 }
 
 function hasExtentTree(inf: InodeInfo): boolean {
@@ -316,16 +323,17 @@ function hasExtentTree(inf: InodeInfo): boolean {
 }
 
 /** Takes an inode's data blocks and extent-tree blocks from `alloc`; returns its extents when `keep`. */
-function allocate(alloc: BlockAllocator, dataBlocks: number, sparseRuns: DataRuns | undefined, keep: true): InodeBlocks;
-function allocate(alloc: BlockAllocator, dataBlocks: number, sparseRuns: DataRuns | undefined, keep: false): undefined;
-function allocate(alloc: BlockAllocator, dataBlocks: number, sparseRuns: DataRuns | undefined, keep: boolean): InodeBlocks | undefined {
-  // Runs twice per inode when an image is written (see inodeBlocks): no closures or arrays beyond the result.
+/**
+ * Hands out one inode's blocks: its data (one extent per piece of at most
+ * EXT_INIT_MAX_LEN blocks of a run), then its extent-tree blocks. Runs when
+ * an image is written, replayed by inodeBlocks; `skipBlocks` is the same
+ * sweep keeping nothing, for the layout pass.
+ */
+function allocate(alloc: BlockAllocator, dataBlocks: number, sparseRuns: DataRuns | undefined): InodeBlocks {
   const extents: FileExtent[] = [];
-  let extentCount = 0;
   let logical = 0;
   const onRun = (p: number, c: number) => {
-    extentCount += Math.ceil(c / EXT_INIT_MAX_LEN);
-    if (keep) pushExtents(extents, logical, p, c);
+    pushExtents(extents, logical, p, c);
     logical += c;
   };
   if (sparseRuns) {
@@ -334,13 +342,21 @@ function allocate(alloc: BlockAllocator, dataBlocks: number, sparseRuns: DataRun
       alloc.takeEach(count, onRun);
     }
   } else if (dataBlocks > 0) alloc.takeEach(dataBlocks, onRun);
-  const treeCount = extentTreeBlockCount(extentCount);
+  const treeCount = extentTreeBlockCount(extents.length);
   const treeBlocks: number[] = [];
   if (treeCount > 0) alloc.takeEach(treeCount, (p, c) => {
-    if (keep) for (let k = 0; k < c; k++) treeBlocks.push(p + k);
+    for (let k = 0; k < c; k++) treeBlocks.push(p + k);
   });
-  if (!keep) return undefined;
   return { extents, tree: new ExtentTree(extents, treeBlocks), blockCount: dataBlocks + treeCount };
+}
+
+/** The sweep of `allocate` without building anything (once per inode and candidate size: no allocation). */
+function skipBlocks(alloc: BlockAllocator, dataBlocks: number, sparseRuns: DataRuns | undefined): void {
+  let extentCount = 0;
+  if (sparseRuns) for (let i = 0; i < sparseRuns.length; i++) extentCount += alloc.takeCounting(sparseRuns[i][1], EXT_INIT_MAX_LEN);
+  else if (dataBlocks > 0) extentCount = alloc.takeCounting(dataBlocks, EXT_INIT_MAX_LEN);
+  const treeCount = extentTreeBlockCount(extentCount);
+  if (treeCount > 0) alloc.takeCounting(treeCount, EXT_INIT_MAX_LEN);
 }
 
 /** Lays the analysed tree out on a file system of `sizeBytes`; throws OutOfSpace or an E_FIT MkdiskError. */
@@ -349,14 +365,16 @@ export function layoutExt4(a: TreeAnalysis, sizeBytes: number, where: string): E
   const journalBlocks = defaultJournalBlocks(geometry.blockCount);
   if (journalBlocks < 0) fail("E_FIT", `${sizeBytes} bytes is too small for an ext4 file system with a journal (at least 8 MiB)`, where);
   const alloc = new BlockAllocator(geometry.reserved, geometry.blockCount);
-  const journal = allocate(alloc, journalBlocks, undefined, true);
+  const journal = allocate(alloc, journalBlocks, undefined);
   const startBlock = new Float64Array(a.lastIno + 1).fill(-1);
   const xattrBlockNr: number[] = [];
-  for (const ino of allocationOrder(a.lastIno)) {
+  const order = allocationOrder(a.lastIno);
+  for (let k = 0; k < order.length; k++) {
+    const ino = order[k];
     const inf = a.inodes[ino]!;
     if (hasExtentTree(inf)) {
       startBlock[ino] = alloc.cursor;
-      allocate(alloc, inf.dataBlocks, inf.sparseRuns, false);
+      skipBlocks(alloc, inf.dataBlocks, inf.sparseRuns);
     }
     // An inode's xattr block follows its data and extent-tree blocks (a shared one: after its first user's).
     const id = inf.xattr?.blockId;
@@ -371,7 +389,7 @@ export function inodeBlocks(a: TreeAnalysis, l: Ext4Layout, ino: number): InodeB
   const start = ino < l.startBlock.length ? l.startBlock[ino] : -1;
   if (start < 0) return undefined;
   const inf = a.inodes[ino]!;
-  return allocate(BlockAllocator.at(l.geometry.reserved, l.geometry.blockCount, start), inf.dataBlocks, inf.sparseRuns, true);
+  return allocate(BlockAllocator.at(l.geometry.reserved, l.geometry.blockCount, start), inf.dataBlocks, inf.sparseRuns);
 }
 
 /** True when the tree fits `sizeBytes` (E_FIT and OutOfSpace mean no; other errors propagate). */
