@@ -8,7 +8,7 @@ import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { MkdiskError } from "./bin/errors.js";
 import { BuildContext } from "./context/index.js";
 import type { Extent } from "./io/extent.js";
-import { openTempOutput } from "./io/output.js";
+import { flushingProgress, openTempOutput } from "./io/output.js";
 import { pump } from "./io/pump.js";
 import type { OutputFormat } from "./layout/schema.js";
 import { createSink } from "./outputs.js";
@@ -66,10 +66,12 @@ export async function convertImage(opts: ConvertOptions): Promise<{ format: Inpu
   let sink: ImageSink | undefined;
   try {
     sink = await createSink({ format: opts.format, compress: opts.compress, clusterSize: opts.clusterSize }, t.fd, ctx, opts.workers);
-    await pump(extents, virtualBytes, [sink]);
+    await pump(extents, virtualBytes, [sink], flushingProgress([t]));
+    await t.settle();
     t.commit();
   } catch (e) {
     await Promise.resolve(sink?.abort?.()).catch(() => {});
+    await t.settle();
     t.abort();
     throw e;
   } finally {
