@@ -8,6 +8,7 @@
  *
  * Kept namespaces: user., trusted., security., and the two POSIX ACL names.
  */
+import { isUtf8 } from "node:buffer";
 import { createRequire } from "node:module";
 
 interface XattrApi {
@@ -51,12 +52,12 @@ export function xattrReader(warn: (msg: string) => void): XattrReader {
   return {
     read(path, display) {
       let names: string[];
-      const p = path.toString();
-      if (!Buffer.from(p).equals(path)) {
+      if (!isUtf8(path)) {
         // The addon takes paths as strings: a name that is not UTF-8 cannot be passed to it.
         warn(`${display}: the path is not valid UTF-8, so its extended attributes cannot be read; it is copied without them`);
         return undefined;
       }
+      const p = path.toString();
       try {
         names = x.listAttributesSync(p);
       } catch (e) {
