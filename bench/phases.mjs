@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // Where a build's time goes: runs the phases of buildDisk one by one on a tree
 // and prints milliseconds for each (module loading, scan, plan with the ext4
-// hole scan, metadata generation, the copy pump with a raw sink, fsync), and
+// hole scan, metadata generation, the copy pump with a raw sink and the
+// build's background flushes, the final fsync), and
 // the heap after planning. No assertions; for the README's performance notes.
 //
 // Usage: node bench/phases.mjs TREE [SIZE]   (an ext4 root partition of SIZE, default 1G)
-import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -20,6 +21,7 @@ const { makeContext } = await import(new URL("build.js", dist));
 const { fileDataRuns } = await import(new URL("io/holes.js", dist));
 const { pump } = await import(new URL("io/pump.js", dist));
 const { RawSink } = await import(new URL("io/raw.js", dist));
+const { openTempOutput, flushingProgress } = await import(new URL("io/output.js", dist));
 t.push(performance.now());
 const raw = { seed: "0e9a6fe0-68f6-408c-bbeb-136054d20445", sourceDateEpoch: 1662046009, partitions: [{ type: "root", format: "ext4", size, copyFiles: ["/:/"] }] };
 const layout = parseLayout(raw);
@@ -42,16 +44,17 @@ const extents = [...plan.extents()];
 t.push(performance.now());
 const dir = mkdtempSync(join(tmpdir(), "mkdisk-phases-"));
 try {
-  const fd = openSync(join(dir, "disk.img"), "w");
-  await pump(extents, plan.totalBytes, [new RawSink(fd)]);
+  // As a build writes: background flushes during the pump, fsync at the end.
+  const out = openTempOutput(join(dir, "disk.img"), false);
+  await pump(extents, plan.totalBytes, [new RawSink(out.fd)], flushingProgress([out]));
   t.push(performance.now());
-  fsyncSync(fd);
-  closeSync(fd);
+  await out.settle();
+  out.commit();
   t.push(performance.now());
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-const names = ["load modules", "scan tree", "plan (incl. hole scan)", "generate metadata", "pump (read + write)", "fsync"];
+const names = ["load modules", "scan tree", "plan (incl. hole scan)", "generate metadata", "pump (read + write)", "final fsync"];
 for (let i = 0; i < names.length; i++) console.log(`${names[i].padEnd(24)} ${(t[i + 1] - t[i]).toFixed(0).padStart(6)} ms`);
 console.log(`${"  of which hole scan".padEnd(24)} ${holeMs.toFixed(0).padStart(6)} ms`);
 console.log(`${"heap after planning".padEnd(24)} ${heapMiB.toFixed(0).padStart(6)} MiB`);
