@@ -4,7 +4,7 @@
  * half-written output, no leftover temporary files), exit statuses.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run, runOk, sha256File, tempDir } from "../helpers/tools.js";
@@ -172,5 +172,31 @@ describe("mkdisk CLI", () => {
     const out2 = join(tmp.path, "e2.img");
     const r2 = mkdisk(["--layout", layoutPath(), "-o", out2, "--json"], { SOURCE_DATE_EPOCH: "2000" });
     expect(JSON.parse(r2.stdout).sourceDateEpoch).toBe(2000);
+  });
+
+  it("without the xattr addon warns once and builds the same image (a tree without xattrs)", () => {
+    // The installed package minus @napi-rs/xattr: the bundle, package.json
+    // (the version is read from it) and fflate only.
+    const pkg = join(tmp.path, "no-addon");
+    mkdirSync(join(pkg, "dist"), { recursive: true });
+    mkdirSync(join(pkg, "node_modules"), { recursive: true });
+    copyFileSync(CLI, join(pkg, "dist/mkdisk.js"));
+    copyFileSync(join(ROOT, "package.json"), join(pkg, "package.json"));
+    symlinkSync(join(ROOT, "node_modules/fflate"), join(pkg, "node_modules/fflate"));
+    // Both file systems are filled from the tree, so both scan paths run.
+    const layout = join(tmp.path, "xattr-layout.json");
+    writeFileSync(layout, JSON.stringify({ seed: LAYOUT.seed, sourceDateEpoch: LAYOUT.sourceDateEpoch, partitions: [{ type: "esp", format: "vfat", size: "40M", copyFiles: ["/etc:/"] }, { type: "root", format: "ext4", size: "32M" }] }));
+    const args = (out: string) => ["--rootfs", join(tmp.path, "root"), "--layout", layout, "-o", out];
+    const withAddon = join(tmp.path, "xattr-addon.img");
+    const without = join(tmp.path, "xattr-none.img");
+    const a = mkdisk(args(withAddon));
+    expect(a.status).toBe(0);
+    expect(a.stderr).toBe("");
+    const b = spawnSync(process.execPath, [join(pkg, "dist/mkdisk.js"), ...args(without)], { encoding: "utf8", env: { PATH: process.env.PATH } });
+    expect(b.status).toBe(0);
+    const warnings = b.stderr.split("\n").filter((l) => l.length > 0);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^mkdisk: warning: extended attributes are not read \(cannot load @napi-rs\/xattr: .+\); capabilities, ACLs and SELinux labels will be missing from the image$/);
+    expect(sha256File(without)).toBe(sha256File(withAddon));
   });
 });
