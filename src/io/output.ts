@@ -38,7 +38,9 @@ export interface TempOutput {
    * Starts writing what has been written so far to disk, in the background
    * (an fdatasync on libuv's thread pool), so the disk works while the build
    * goes on and the fsync in commit() has less left to wait for. At most one
-   * is in flight; a failure is left for commit()'s fsync to report.
+   * is in flight. A failure is kept and reported by commit(): Linux reports a
+   * writeback error once per open file, so commit()'s own fsync would not
+   * see it again.
    */
   flushEarly(): void;
   /** Resolves when no background flush is in flight (call before commit or abort). */
@@ -79,12 +81,18 @@ export function openTempOutput(path: string, force: boolean): TempOutput {
   live.add(tempPath);
   let open = true;
   let flushing: Promise<void> | undefined;
+  let flushError: NodeJS.ErrnoException | undefined;
   return {
     fd,
     tempPath,
     flushEarly() {
       if (flushing || !open) return;
-      flushing = new Promise<void>((resolve) => fdatasync(fd, () => resolve())).then(() => {
+      flushing = new Promise<void>((resolve) =>
+        fdatasync(fd, (err) => {
+          flushError ??= err ?? undefined;
+          resolve();
+        }),
+      ).then(() => {
         flushing = undefined;
       });
     },
@@ -92,6 +100,10 @@ export function openTempOutput(path: string, force: boolean): TempOutput {
       while (flushing) await flushing;
     },
     commit() {
+      if (flushError) {
+        const hint = flushError.code === "ENOSPC" ? " (the output file system is full: free space or write elsewhere)" : "";
+        throw new MkdiskError("E_OUTPUT", `writing the output to disk failed: ${flushError.message}${hint}`, path);
+      }
       fsyncSync(fd);
       closeSync(fd);
       open = false;

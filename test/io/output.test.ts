@@ -5,7 +5,7 @@
  * at the output path, never races commit or abort, and is started on schedule.
  */
 import { describe, expect, it } from "vitest";
-import { existsSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { EARLY_FLUSH_BYTES, flushingProgress, openTempOutput, type TempOutput } from "../../src/io/output.js";
 import { pump } from "../../src/io/pump.js";
@@ -52,6 +52,25 @@ describe("TempOutput background flush", () => {
       writeSync(o.fd, pattern(1 << 20, 3));
       o.flushEarly();
       await o.settle();
+      o.abort();
+      expect(existsSync(out)).toBe(false);
+      expect(existsSync(o.tempPath)).toBe(false);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it("a failed background flush fails commit (the kernel reports a writeback error only once)", async () => {
+    const t = tempDir();
+    try {
+      const out = join(t.path, "disk.img");
+      const o = openTempOutput(out, false);
+      writeSync(o.fd, pattern(4096, 9));
+      // Make the flush fail: its fd is gone (EBADF), as a failing disk would make it fail with EIO.
+      closeSync(o.fd);
+      o.flushEarly();
+      await o.settle();
+      expect(() => o.commit()).toThrow(/writing the output to disk failed: EBADF/);
       o.abort();
       expect(existsSync(out)).toBe(false);
       expect(existsSync(o.tempPath)).toBe(false);
