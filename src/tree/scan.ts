@@ -11,7 +11,7 @@
  * Timestamp, and display paths are flat strings rather than concatenation
  * trees. About 250 bytes a node in all.
  */
-import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from "node:fs";
+import { constants, lstatSync, readdirSync, readlinkSync, type BigIntStats } from "node:fs";
 import { MkdiskError, fail } from "../bin/errors.js";
 import { utf8Decode } from "../bin/text.js";
 import type { Timestamp } from "../context/index.js";
@@ -19,6 +19,7 @@ import type { MutableTreeNode, NodeType, Tree, TreeNode, Xattr } from "./types.j
 import { xattrReader } from "./xattr.js";
 
 const SLASH = 0x2f;
+const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO } = constants;
 
 /** `dir + "/" + name` in a new Buffer. */
 function joinPath(dir: Buffer, name: Uint8Array): Buffer {
@@ -105,14 +106,20 @@ export function copyNode(n: TreeNode, overrides?: Partial<MutableTreeNode>): Mut
   return ScannedNode.copy(n, overrides);
 }
 
+/**
+ * The node type from st_mode, read once as a number (each BigIntStats isX()
+ * call does BigInt arithmetic, and a scan asks for every entry).
+ */
 function typeOf(st: BigIntStats): NodeType {
-  if (st.isFile()) return "file";
-  if (st.isDirectory()) return "dir";
-  if (st.isSymbolicLink()) return "symlink";
-  if (st.isCharacterDevice()) return "chardev";
-  if (st.isBlockDevice()) return "blockdev";
-  if (st.isFIFO()) return "fifo";
-  return "socket";
+  switch (Number(st.mode) & S_IFMT) {
+    case S_IFREG: return "file";
+    case S_IFDIR: return "dir";
+    case S_IFLNK: return "symlink";
+    case S_IFCHR: return "chardev";
+    case S_IFBLK: return "blockdev";
+    case S_IFIFO: return "fifo";
+    default: return "socket";
+  }
 }
 
 function lstat(p: Buffer, display: string): BigIntStats {
@@ -207,7 +214,7 @@ export function scanTree(rootDir: string, opts: ScanOptions = {}): Tree {
       nameAt,
       path,
       type,
-      Number(s.mode & 0o7777n),
+      Number(s.mode) & 0o7777,
       asRoot ? 0 : Number(s.uid),
       asRoot ? 0 : Number(s.gid),
       type === "file" ? Number(s.size) : 0,
@@ -269,7 +276,7 @@ export function scanTree(rootDir: string, opts: ScanOptions = {}): Tree {
         // join() gives a flat string; `prefix + name` would keep a concatenation tree per node.
         const childPath = [prefix, utf8Decode(n)].join("");
         const s = lstat(childSrc, childPath);
-        if (s.isDirectory()) {
+        if ((Number(s.mode) & S_IFMT) === S_IFDIR) {
           const kept = keep(childSrc.length);
           kept.set(childSrc, 0);
           childSrc = kept;
