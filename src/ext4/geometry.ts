@@ -190,13 +190,19 @@ export class BlockAllocator {
     return runs;
   }
 
+  /** The length of the next run of at most n free blocks, which starts at the cursor; OutOfSpace when there is none. */
+  private nextRun(n: number): number {
+    this.skip();
+    const limit = this.ri < this.reserved.length ? this.reserved[this.ri].start : this.blockCount;
+    const k = Math.min(n, limit - this.cursor);
+    if (k <= 0) throw new OutOfSpace();
+    return k;
+  }
+
   /** As take, handing each run to `run` instead of building an array (the per-inode hot path). */
   takeEach(n: number, run: (start: number, count: number) => void): void {
     while (n > 0) {
-      this.skip();
-      const limit = this.ri < this.reserved.length ? this.reserved[this.ri].start : this.blockCount;
-      const k = Math.min(n, limit - this.cursor);
-      if (k <= 0) throw new OutOfSpace();
+      const k = this.nextRun(n);
       run(this.cursor, k);
       this.cursor += k;
       n -= k;
@@ -204,16 +210,14 @@ export class BlockAllocator {
   }
 
   /**
-   * As takeEach, keeping nothing: returns how many pieces of at most
-   * `maxRun` blocks the runs make (extents, when maxRun is an extent's limit).
+   * As takeEach, keeping nothing (no callback to allocate): returns how many
+   * pieces of at most `maxRun` blocks the runs make (extents, when maxRun is
+   * an extent's limit).
    */
   takeCounting(n: number, maxRun: number): number {
     let pieces = 0;
     while (n > 0) {
-      this.skip();
-      const limit = this.ri < this.reserved.length ? this.reserved[this.ri].start : this.blockCount;
-      const k = Math.min(n, limit - this.cursor);
-      if (k <= 0) throw new OutOfSpace();
+      const k = this.nextRun(n);
       pieces += Math.ceil(k / maxRun);
       this.cursor += k;
       n -= k;
