@@ -28,6 +28,22 @@ const LE = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 /** Below this many bytes a word view costs more than it saves (inodes are checksummed in ~128-byte pieces). */
 const WORDS_FROM_BYTES = 512;
 
+/** One slicing-by-8 step: `a` is the running CRC xor the next four bytes as a little-endian word, `b` the four after. */
+function step8(a: number, b: number): number {
+  return (
+    T[7 * 256 + (a & 0xff)] ^
+    T[6 * 256 + ((a >>> 8) & 0xff)] ^
+    T[5 * 256 + ((a >>> 16) & 0xff)] ^
+    T[4 * 256 + (a >>> 24)] ^
+    T[3 * 256 + (b & 0xff)] ^
+    T[2 * 256 + ((b >>> 8) & 0xff)] ^
+    T[1 * 256 + ((b >>> 16) & 0xff)] ^
+    T[b >>> 24]
+  );
+}
+
+const le32 = (d: Uint8Array, i: number) => d[i] | (d[i + 1] << 8) | (d[i + 2] << 16) | (d[i + 3] << 24);
+
 /**
  * Raw CRC32C update without the final inversion, as ext4's `ext4_chksum`
  * (Linux `crc32c_le`) uses it: start value is passed in, result is not inverted.
@@ -36,36 +52,14 @@ export function crc32cRaw(crc: number, data: Uint8Array, start = 0, end = data.l
   let c = crc | 0;
   let i = start;
   if (LE && end - start >= WORDS_FROM_BYTES) {
+    // Long inputs: 32-bit words straight from the buffer, after an aligning head.
     while (((data.byteOffset + i) & 3) !== 0) c = T[(c ^ data[i++]) & 0xff] ^ (c >>> 8);
     const pairs = (end - i) >> 3;
     const w = new Int32Array(data.buffer, data.byteOffset + i, pairs * 2);
-    for (let k = 0; k < w.length; k += 2) {
-      const a = c ^ w[k];
-      const b = w[k + 1];
-      c =
-        T[7 * 256 + (a & 0xff)] ^
-        T[6 * 256 + ((a >>> 8) & 0xff)] ^
-        T[5 * 256 + ((a >>> 16) & 0xff)] ^
-        T[4 * 256 + (a >>> 24)] ^
-        T[3 * 256 + (b & 0xff)] ^
-        T[2 * 256 + ((b >>> 8) & 0xff)] ^
-        T[1 * 256 + ((b >>> 16) & 0xff)] ^
-        T[b >>> 24];
-    }
+    for (let k = 0; k < w.length; k += 2) c = step8(c ^ w[k], w[k + 1]);
     i += pairs * 8;
   } else {
-    for (; i + 8 <= end; i += 8) {
-      const a = c ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24));
-      c =
-        T[7 * 256 + (a & 0xff)] ^
-        T[6 * 256 + ((a >>> 8) & 0xff)] ^
-        T[5 * 256 + ((a >>> 16) & 0xff)] ^
-        T[4 * 256 + (a >>> 24)] ^
-        T[3 * 256 + data[i + 4]] ^
-        T[2 * 256 + data[i + 5]] ^
-        T[1 * 256 + data[i + 6]] ^
-        T[data[i + 7]];
-    }
+    for (; i + 8 <= end; i += 8) c = step8(c ^ le32(data, i), le32(data, i + 4));
   }
   while (i < end) c = T[(c ^ data[i++]) & 0xff] ^ (c >>> 8);
   return c >>> 0;
