@@ -276,7 +276,7 @@ export function scanTree(rootDir: string, opts: ScanOptions = {}): Tree {
         // join() gives a flat string; `prefix + name` would keep a concatenation tree per node.
         const childPath = [prefix, utf8Decode(n)].join("");
         const s = lstat(childSrc, childPath);
-        if ((Number(s.mode) & S_IFMT) === S_IFDIR) {
+        if (typeOf(s) === "dir") {
           const kept = keep(childSrc.length);
           kept.set(childSrc, 0);
           childSrc = kept;
