@@ -19,12 +19,20 @@ function pattern(n: number, seed: number): Uint8Array {
   return b;
 }
 
+/** Runs `body` with a fresh temporary output for `disk.img` in a directory removed afterwards. */
+async function withTempOutput(body: (o: TempOutput, out: string) => Promise<void>): Promise<void> {
+  const t = tempDir();
+  try {
+    const out = join(t.path, "disk.img");
+    await body(openTempOutput(out, false), out);
+  } finally {
+    t.cleanup();
+  }
+}
+
 describe("TempOutput background flush", () => {
   it("commit after flushes in flight gives exactly the bytes written", async () => {
-    const t = tempDir();
-    try {
-      const out = join(t.path, "disk.img");
-      const o = openTempOutput(out, false);
+    await withTempOutput(async (o, out) => {
       const a = pattern(3 << 20, 1);
       const b = pattern(1 << 20, 7);
       writeSync(o.fd, a, 0, a.length, 0);
@@ -39,32 +47,22 @@ describe("TempOutput background flush", () => {
       expect(got.length).toBe(a.length + b.length);
       expect(Buffer.compare(got.subarray(0, a.length), a)).toBe(0);
       expect(Buffer.compare(got.subarray(a.length), b)).toBe(0);
-    } finally {
-      t.cleanup();
-    }
+    });
   });
 
   it("abort after a flush leaves neither the output nor the temporary file", async () => {
-    const t = tempDir();
-    try {
-      const out = join(t.path, "disk.img");
-      const o = openTempOutput(out, false);
+    await withTempOutput(async (o, out) => {
       writeSync(o.fd, pattern(1 << 20, 3));
       o.flushEarly();
       await o.settle();
       o.abort();
       expect(existsSync(out)).toBe(false);
       expect(existsSync(o.tempPath)).toBe(false);
-    } finally {
-      t.cleanup();
-    }
+    });
   });
 
   it("a failed background flush fails commit (the kernel reports a writeback error only once)", async () => {
-    const t = tempDir();
-    try {
-      const out = join(t.path, "disk.img");
-      const o = openTempOutput(out, false);
+    await withTempOutput(async (o, out) => {
       writeSync(o.fd, pattern(4096, 9));
       // Make the flush fail: its fd is gone (EBADF), as a failing disk would make it fail with EIO.
       closeSync(o.fd);
@@ -74,9 +72,7 @@ describe("TempOutput background flush", () => {
       o.abort();
       expect(existsSync(out)).toBe(false);
       expect(existsSync(o.tempPath)).toBe(false);
-    } finally {
-      t.cleanup();
-    }
+    });
   });
 
   it("flushingProgress starts a flush of every output each EARLY_FLUSH_BYTES of progress", () => {
