@@ -78,19 +78,21 @@ export interface DirEntry {
 /** On-disk size of an entry with an n-byte name: 8 + n rounded up to 4. */
 export const entryBytes = (nameLen: number) => (8 + nameLen + 3) & ~3;
 
-/** Writes one ext4_dir_entry_2 (hot path: direct stores; the codec test checks it against DirEntryHead). */
-/** Writes an entry head and `name` (or, with nameLen given, only the head: the caller copies the name). */
-export function putEntry(out: Uint8Array, at: number, ino: number, recLen: number, name: Uint8Array, fileType: number, nameLen = name.length): void {
+/** Writes the 8-byte head of an ext4_dir_entry_2 (hot path: direct stores); the name follows at `at + 8`. */
+function putEntryHead(out: Uint8Array, at: number, ino: number, recLen: number, nameLen: number, fileType: number): void {
   if (nameLen > 255 || recLen > BLOCK_BYTES || (recLen & 3) !== 0) fail("E_INTERNAL", `bad directory entry (name ${nameLen} bytes, rec_len ${recLen})`);
   const d = new DataView(out.buffer, out.byteOffset + at, 8);
   d.setUint32(0, ino, true);
   d.setUint16(4, recLen, true);
   d.setUint8(6, nameLen);
   d.setUint8(7, fileType);
-  if (name.length > 0) out.set(name, at + 8);
 }
 
-const EMPTY_NAME = new Uint8Array(0);
+/** Writes one ext4_dir_entry_2, head and name (the codec test checks it against DirEntryHead). */
+export function putEntry(out: Uint8Array, at: number, ino: number, recLen: number, name: Uint8Array, fileType: number): void {
+  putEntryHead(out, at, ino, recLen, name.length, fileType);
+  out.set(name, at + 8);
+}
 
 function putTail(out: Uint8Array, inodeSeed: number): void {
   DirEntryTail.encodeInto({ det_reserved_zero1: 0, det_rec_len: TAIL_BYTES, det_reserved_zero2: 0, det_reserved_ft: DET_RESERVED_FT, det_checksum: 0 }, out, LEAF_SPACE);
@@ -126,7 +128,7 @@ function leafBlock(e: SortedEntries, from: number, to: number, inodeSeed: number
     /** Writes the next entry's head (the last one takes the rest of the block); returns where its name goes. */
     const head = (ino: number, nameLen: number, ft: number): number => {
       const recLen = ++k === count ? LEAF_SPACE - at : entryBytes(nameLen);
-      putEntry(out, at, ino, recLen, EMPTY_NAME, ft, nameLen);
+      putEntryHead(out, at, ino, recLen, nameLen, ft);
       at += recLen;
       return at - recLen + 8;
     };
