@@ -5,13 +5,14 @@
 // build's background flushes, the final fsync), and
 // the heap after planning. No assertions; for the README's performance notes.
 //
-// Usage: node bench/phases.mjs TREE [SIZE]   (an ext4 root partition of SIZE, default 1G)
+// Usage: node bench/phases.mjs TREE [SIZE] [FORMAT]   (one partition of SIZE, default 1G:
+// FORMAT ext4, the default, as a root partition; vfat as an ESP)
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [tree, size = "1G"] = process.argv.slice(2);
-if (!tree) throw new Error("usage: node bench/phases.mjs TREE [SIZE]");
+const [tree, size = "1G", format = "ext4"] = process.argv.slice(2);
+if (!tree || !["ext4", "vfat"].includes(format)) throw new Error("usage: node bench/phases.mjs TREE [SIZE] [ext4|vfat]");
 const dist = new URL("../dist/", import.meta.url);
 const t = [performance.now()];
 const { scanRootfs } = await import(new URL("tree/index.js", dist));
@@ -23,7 +24,7 @@ const { pump } = await import(new URL("io/pump.js", dist));
 const { RawSink } = await import(new URL("io/raw.js", dist));
 const { openTempOutput, flushingProgress } = await import(new URL("io/output.js", dist));
 t.push(performance.now());
-const raw = { seed: "0e9a6fe0-68f6-408c-bbeb-136054d20445", sourceDateEpoch: 1662046009, partitions: [{ type: "root", format: "ext4", size, copyFiles: ["/:/"] }] };
+const raw = { seed: "0e9a6fe0-68f6-408c-bbeb-136054d20445", sourceDateEpoch: 1662046009, partitions: [{ type: format === "vfat" ? "esp" : "root", format, size, copyFiles: ["/:/"] }] };
 const layout = parseLayout(raw);
 const scanned = scanRootfs(tree, {});
 t.push(performance.now());
