@@ -10,7 +10,8 @@
 # controls built from the UEFI raw image: primary GPT header CRC broken, ext4
 # superblock magic broken (each must FAIL). Before the boots, the GRUB install
 # is compared byte for byte with the harness's install-grub-bios.sh
-# (test/boot/*.boot.ts).
+# (test/boot/*.boot.ts). The ESP also holds names only the guest's kernel can
+# check (outside the BMP; 8.3 names with case flags).
 #
 # Env: MKDISK_BOOT_HARNESS (default ../shared/boot), BOOTTEST_CACHE,
 #      BOOT_TIMEOUT (seconds per boot, default 240).
@@ -40,6 +41,20 @@ step() { # name cmd... : runs a setup step, timed; a failure stops everything (e
 step install-deps "$H/install-deps.sh" "$BOOTTEST_CACHE"
 step payload "$H/mk-payload.sh" "$BOOTTEST_CACHE" "$W/payload"
 step build npm run -s build
+
+# ESP names that only the guest's kernel checks: mtools shows a name outside the
+# BMP (a UTF-16 surrogate pair) as underscores, and the tests' other oracles for
+# FAT are mtools and fsck.fat. Also 8.3 names whose case lives in the NT case
+# flags. Added to the payload's ESP for every boot; the expected listing is
+# recomputed with the harness's own bt_tree.
+esp_names() {
+  local d="$W/payload/esp/boottest/names"
+  mkdir -p "$d" && echo emoji > "$d/emoji-😀.txt" && echo clef > "$d/𝄞 clef" && echo cjk > "$d/日本語のファイル名.txt" &&
+    echo lower > "$d/lower.txt" && echo upper > "$d/UPPER.TXT" && echo mixed > "$d/base.TXT" && echo ext > "$d/BASE2.txt" &&
+    ( . "$H/guest/boottest-lib.sh" && bt_tree "$W/payload/esp" esp | sed 's/^/BT-ESP /' > "$W/payload/expected-esp.txt" ) &&
+    grep -q 'emoji-😀.txt' "$W/payload/expected-esp.txt"
+}
+step esp-names esp_names
 GRUB=$BOOTTEST_CACHE/root/usr/lib/grub/i386-pc
 [ -f "$GRUB/boot.img" ] || { echo "GRUB i386-pc files missing in $GRUB" >&2; exit 2; }
 
