@@ -18,7 +18,7 @@ import { placePartitions } from "./place.js";
 import { planBiosBoot } from "../boot/plan.js";
 import type { GrubBiosImages } from "../boot/grub-bios.js";
 import type { Layout, PartitionSpec } from "./schema.js";
-import { formatSize } from "./units.js";
+import { formatSize, formatSizeExact } from "./units.js";
 
 export interface PlannedPartition {
   readonly spec: PartitionSpec;
@@ -109,14 +109,14 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
   };
   const tooSmall = (i: number, fsMin: number): never => {
     const p = layout.partitions[i];
-    return fail("E_FIT", `the ${p.format} content needs at least ${formatSize(fsMin)} (${fsMin} bytes); "size" is ${formatSize(p.minBytes!)}. Raise "size"`, `partitions[${i}].size`);
+    return fail("E_FIT", `the ${p.format} content needs at least ${formatSizeExact(fsMin)}; "size" is ${formatSize(p.minBytes!)}. Raise "size" to ${Math.ceil(fsMin / 2 ** 20)}M or more`, `partitions[${i}].size`);
   };
   // A fixed-size partition needs no minimum (a search over sizes) unless its
   // content turns out not to fit; the others need it to be placed.
   const fixed = layout.partitions.map((p) => p.minBytes !== undefined && p.maxBytes === p.minBytes);
   const minBytes = layout.partitions.map((p, i) => (fixed[i] ? p.minBytes! : Math.max(p.minBytes ?? 0, fsMinimum(i))));
   layout.partitions.forEach((p, i) => {
-    if (p.maxBytes !== undefined && minBytes[i] > p.maxBytes) fail("E_FIT", `the content needs at least ${formatSize(minBytes[i])}; maxSize is ${formatSize(p.maxBytes)}`, `partitions[${i}].maxSize`);
+    if (p.maxBytes !== undefined && minBytes[i] > p.maxBytes) fail("E_FIT", `the content needs at least ${formatSizeExact(minBytes[i])}; maxSize is ${formatSize(p.maxBytes)}. Raise "maxSize" to ${Math.ceil(minBytes[i] / 2 ** 20)}M or more`, `partitions[${i}].maxSize`);
     if (minBytes[i] === 0) fail("E_LAYOUT", `partition would be empty: give it a "size" or "minSize"`, `partitions[${i}]`);
   });
 

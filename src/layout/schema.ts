@@ -78,8 +78,34 @@ function isObj(v: unknown): v is Obj {
 
 function checkKeys(o: Obj, allowed: readonly string[], where: string): void {
   for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) fail("E_LAYOUT", `unknown field "${k}"; allowed: ${allowed.join(", ")}`, where ? `${where}.${k}` : k);
+    if (allowed.includes(k)) continue;
+    const near = closest(k, allowed);
+    fail("E_LAYOUT", `unknown field "${k}"${near ? ` (did you mean "${near}"?)` : ""}; allowed: ${allowed.join(", ")}`, where ? `${where}.${k}` : k);
   }
+}
+
+/** The allowed name within edit distance 2 of `k` (case-insensitive), if exactly one is nearest. */
+function closest(k: string, allowed: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = 3;
+  let tie = false;
+  for (const a of allowed) {
+    const d = editDistance(k.toLowerCase(), a.toLowerCase());
+    if (d < bestD) [best, bestD, tie] = [a, d, false];
+    else if (d === bestD) tie = true;
+  }
+  return tie ? undefined : best;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 function str(v: unknown, where: string): string {

@@ -21,6 +21,12 @@ export function parseSize(v: unknown, where: string): number {
   return n;
 }
 
+/** formatSize, and the exact byte count where formatSize rounds ("61.2M (64199168 bytes)", "64M (67108864 bytes)"). */
+export function formatSizeExact(bytes: number): string {
+  const s = formatSize(bytes);
+  return s.endsWith("bytes)") || s.endsWith(" bytes") ? s : `${s} (${bytes} bytes)`;
+}
+
 export function formatSize(bytes: number): string {
   for (const [s, f] of [["T", 2 ** 40], ["G", 2 ** 30], ["M", 2 ** 20], ["K", 2 ** 10]] as const) {
     if (bytes >= f && bytes % f === 0) return `${bytes / f}${s}`;

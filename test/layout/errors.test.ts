@@ -155,6 +155,15 @@ describe("hand-written invalid layouts", () => {
     expectCliRefuses(L([{ ...P, lable: "x" }]), "partitions[0].lable", "precious contents\n");
   }, 300_000);
 
+  it("a misspelt field: the error suggests the nearest allowed name, and only a clear one", () => {
+    const msg = (part: Record<string, unknown>) => expectLayoutError({ partitions: [{ type: "esp", size: "64M", ...part }] }, "partitions[0]").message;
+    expect(msg({ sise: "1G" })).toContain('unknown field "sise" (did you mean "size"?)');
+    expect(msg({ Format: "vfat" })).toContain('(did you mean "format"?)');
+    expect(msg({ copyfile: ["/:/"] })).toContain('(did you mean "copyFiles"?)');
+    expect(msg({ zzUnknown: 1 })).not.toContain("did you mean");
+    expect(expectLayoutError({ partitions: [{ type: "esp", size: "64M" }], outptus: [] }, "outptus").message).toContain('(did you mean "outputs"?)');
+  });
+
   it("a layout file that is not JSON: E_LAYOUT naming the file, no stack trace", () => {
     const lp = join(tmp.path, "broken.json");
     writeFileSync(lp, "{ partitions: ");

@@ -31,7 +31,7 @@ function plan(part: Record<string, unknown>) {
   return planDisk(l, tree, new BuildContext({ seed: SEED }));
 }
 
-function fitError(part: Record<string, unknown>): { need: number; message: string } {
+function fitError(part: Record<string, unknown>): { need: number; suggested: string; message: string } {
   let err: unknown;
   try {
     plan(part);
@@ -42,14 +42,16 @@ function fitError(part: Record<string, unknown>): { need: number; message: strin
   const m = err as MkdiskError;
   expect(m.code).toBe("E_FIT");
   expect(m.message).toMatch(/^partitions\[0\]\.size: the (ext4|vfat) content needs at least .* \((\d+) bytes\); "size" is .*Raise "size"/);
-  return { need: Number(/\((\d+) bytes\)/.exec(m.message)![1]), message: m.message };
+  expect(m.message).not.toMatch(/bytes\) \(\d+ bytes\)/);
+  return { need: Number(/\((\d+) bytes\)/.exec(m.message)![1]), suggested: /Raise "size" to (\d+M) or more$/.exec(m.message)![1], message: m.message };
 }
 
 describe("content larger than a fixed-size partition", () => {
   for (const [format, type, size] of [["ext4", "root", "16M"], ["vfat", "esp", "36M"]] as const) {
     it(`${format}: E_FIT on partitions[0].size with the bytes needed; that size then fits`, () => {
-      const { need } = fitError({ type, format, size });
+      const { need, suggested } = fitError({ type, format, size });
       expect(need).toBeGreaterThan(40 << 20);
+      expect(plan({ type, format, size: suggested }).partitions[0].sizeBytes).toBeGreaterThanOrEqual(need);
       const p = plan({ type, format, size: need });
       expect(p.partitions[0].sizeBytes).toBeGreaterThanOrEqual(need);
       expect(fitError({ type, format, size: need - (1 << 20) }).need).toBe(need);
