@@ -15,7 +15,7 @@ import { applyManifest, parseManifest } from "./tree/manifest.js";
 import { MkdiskError, fail } from "./bin/errors.js";
 import { formatUuid } from "./bin/guid.js";
 import { BuildContext, defaultSeed } from "./context/index.js";
-import { flushingProgress, openTempOutput, type TempOutput } from "./io/output.js";
+import { flushingProgress, namingOutput, openTempOutput, type TempOutput } from "./io/output.js";
 import { pump, type PumpProgress } from "./io/pump.js";
 import type { ImageSink } from "./io/sink.js";
 import { planDisk, type DiskPlan } from "./layout/plan.js";
@@ -173,7 +173,7 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
     for (const s of sinks) await Promise.resolve(s.abort?.()).catch(() => {});
     for (const t of temps) await t.settle();
     for (const t of temps) t.abort();
-    throw e;
+    throw namingOutput(e, opts.outputs.filter((o) => o.path !== STDOUT).map((o) => o.path));
   }
   const outputs: { format: OutputFormat; path: string; sha256?: string }[] = [];
   const hash = opts.hashOutputs || opts.manifest;

@@ -8,7 +8,7 @@ import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { MkdiskError } from "./bin/errors.js";
 import { BuildContext } from "./context/index.js";
 import type { Extent } from "./io/extent.js";
-import { flushingProgress, openTempOutput } from "./io/output.js";
+import { flushingProgress, namingOutput, openTempOutput } from "./io/output.js";
 import { pump } from "./io/pump.js";
 import type { OutputFormat } from "./layout/schema.js";
 import { createSink } from "./outputs.js";
@@ -73,7 +73,7 @@ export async function convertImage(opts: ConvertOptions): Promise<{ format: Inpu
     await Promise.resolve(sink?.abort?.()).catch(() => {});
     await t.settle();
     t.abort();
-    throw e;
+    throw namingOutput(e, [opts.output]);
   } finally {
     close();
   }

@@ -5,11 +5,33 @@
  * replaced only when `force` is set. Temporary files are removed on failure
  * and, through `removeTempFiles`, on Ctrl-C (the CLI installs the handler).
  */
-import { closeSync, existsSync, fdatasync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fdatasync, fsyncSync, openSync, renameSync, statfsSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { MkdiskError } from "../bin/errors.js";
 
 const live = new Set<string>();
+
+/**
+ * An output error raised below the build (a sink writing to a file
+ * descriptor, which knows no path) names the output it was writing; a full
+ * file system also says how much room is left there (read after the
+ * temporary file is gone). Other errors pass through unchanged.
+ */
+export function namingOutput(e: unknown, paths: readonly string[]): unknown {
+  if (!(e instanceof MkdiskError) || e.code !== "E_OUTPUT" || e.where !== undefined || paths.length === 0) return e;
+  let free = "";
+  if (/ENOSPC/.test(e.message)) {
+    try {
+      const s = statfsSync(dirname(paths[0]!));
+      const bytes = Number(s.bavail) * Number(s.bsize);
+      free = `; ${bytes < 2 ** 20 ? `${Math.floor(bytes / 1024)} KiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`} free there`;
+    } catch {
+      // No figure then; the error itself stands.
+    }
+  }
+  const message = free && e.message.endsWith(")") ? `${e.message.slice(0, -1)}${free})` : `${e.message}${free}`;
+  return new MkdiskError(e.code, message, paths.join(", "));
+}
 
 export function removeTempFiles(): void {
   for (const p of live) {

@@ -112,6 +112,9 @@ describe("mkdisk CLI", () => {
       const r = mkdisk(["--layout", big, "-o", join(mnt, "out.img")]);
       expect(r.status).toBe(6);
       expect(r.stderr).toMatch(/full|ENOSPC|No space/);
+      // It names the output and the room left there (the partial file already removed).
+      expect(r.stderr).toContain(`${join(mnt, "out.img")}: write failed`);
+      expect(r.stderr).toMatch(/; \d+ KiB free there\)/);
       expect(readdirSync(mnt)).toEqual(["filler"]);
     } finally {
       run("umount", [mnt]);
