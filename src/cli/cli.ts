@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, extname } from "node:path";
+import { constants } from "node:os";
 import { parseArgs } from "node:util";
 import { MkdiskError, type ErrorCode } from "../bin/errors.js";
 import { buildDisk, type OutputRequest } from "../build.js";
@@ -15,7 +16,7 @@ import { OUTPUT_FORMATS, parseLayout, type OutputFormat } from "../layout/schema
 export { VERSION };
 
 /** Exit statuses, documented in README.md. */
-export const EXIT: Record<ErrorCode, number> & { OK: number; INTERRUPTED: number } = {
+export const EXIT: Record<ErrorCode, number> & { OK: number } = {
   OK: 0,
   E_USAGE: 2,
   E_LAYOUT: 3,
@@ -26,7 +27,6 @@ export const EXIT: Record<ErrorCode, number> & { OK: number; INTERRUPTED: number
   E_IMAGE: 8,
   E_FORMAT: 70,
   E_INTERNAL: 70,
-  INTERRUPTED: 130,
 };
 
 const HELP = `mkdisk ${VERSION}: reproducible bootable disk images
@@ -65,7 +65,9 @@ Options:
 
 Exit status: 0 success, 2 usage, 3 bad layout, 4 unreadable or unsuitable
 rootfs, 5 content does not fit, 6 output problem, 7 not supported yet,
-8 bad input image, 70 internal error, 130 interrupted.
+8 bad input image, 70 internal error. Interrupted (SIGINT, SIGTERM, SIGHUP),
+it removes its temporary files and dies by the same signal (a shell shows
+128 + its number: 130 for SIGINT).
 `;
 
 const EXT: Record<OutputFormat, string> = {
@@ -226,15 +228,23 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/**
+ * Removes the temporary outputs, then dies by the same signal with its default
+ * action, so that the parent sees an interrupted child, not a failed one (a
+ * shell loop or make stops on it).
+ */
 function onSignal(sig: NodeJS.Signals): void {
   removeTempFiles();
   process.stderr.write(`\nmkdisk: interrupted (${sig}); no output was written\n`);
-  process.exit(EXIT.INTERRUPTED);
+  for (const s of SIGNALS) process.off(s, onSignal);
+  process.kill(process.pid, sig);
+  process.exit(128 + (constants.signals[sig] ?? 0)); // not reached: the default action ends the process
 }
 
 export async function run(argv: string[]): Promise<void> {
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  for (const s of SIGNALS) process.on(s, onSignal);
   try {
     process.exitCode = await main(argv);
   } catch (e) {

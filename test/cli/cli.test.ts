@@ -3,7 +3,7 @@
  * process conditions, output safety (no overwrite without --force, no
  * half-written output, no leftover temporary files), exit statuses.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -120,6 +120,37 @@ describe("mkdisk CLI", () => {
       run("umount", [mnt]);
     }
   });
+
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    it(`interrupted by ${sig} mid-write: removes its temporary file, keeps the existing output, dies by ${sig}`, async () => {
+      const dir = join(tmp.path, `signal-${sig}`);
+      mkdirSync(join(dir, "root"), { recursive: true });
+      // Enough data that the copy is still running when the signal arrives.
+      const chunk = Buffer.alloc(1 << 20, 0x5a);
+      writeFileSync(join(dir, "root/data"), Buffer.concat(Array.from({ length: 192 }, () => chunk)));
+      writeFileSync(join(dir, "layout.json"), JSON.stringify({ ...LAYOUT, partitions: [{ type: "root", format: "ext4", size: "384M" }] }));
+      const out = join(dir, "out");
+      mkdirSync(out);
+      writeFileSync(join(out, "disk.img"), "the previous image\n");
+      const child = spawn(process.execPath, [CLI, "--rootfs", join(dir, "root"), "--layout", join(dir, "layout.json"), "-o", join(out, "disk.img"), "--force"], { stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on("close", (code, signal) => res({ code, signal })));
+      // The temporary output appears once planning is done and the copy starts.
+      let sent = false;
+      while (!sent) {
+        if (readdirSync(out).some((n) => n.endsWith(".mkdisk-tmp"))) sent = child.kill(sig);
+        else if (child.exitCode !== null) break;
+        else await new Promise((r) => setTimeout(r, 2));
+      }
+      const { code, signal } = await exited;
+      expect(sent, `the build ended before it could be interrupted (exit ${code}): ${stderr}`).toBe(true);
+      expect({ code, signal }).toEqual({ code: null, signal: sig });
+      expect(stderr).toContain(`mkdisk: interrupted (${sig}); no output was written`);
+      expect(readdirSync(out)).toEqual(["disk.img"]);
+      expect(readFileSync(join(out, "disk.img"), "utf8")).toBe("the previous image\n");
+    });
+  }
 
   it("streams a vmdk to stdout through a pipe (-o -), byte for byte the file output", () => {
     const file = join(tmp.path, "file.vmdk");
