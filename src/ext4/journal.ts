@@ -75,6 +75,9 @@ export function encodeJournalSuperblock(journalBlocks: number, fsUuid: Uint8Arra
  * mke2fs output in the tests). Below 2048 blocks mke2fs makes no journal;
  * mkdisk refuses such a small file system instead (has_journal is required).
  */
+/** Filesystem sizes in blocks at which defaultJournalBlocks steps up. */
+export const JOURNAL_STEP_BLOCKS: readonly number[] = [32768, 256 * 1024, 512 * 1024, 4096 * 1024, 8192 * 1024, 16384 * 1024, 32768 * 1024];
+
 export function defaultJournalBlocks(blocks: number): number {
   if (blocks < 2048) return -1;
   if (blocks < 32768) return 1024; // < 128 MiB: 4 MiB

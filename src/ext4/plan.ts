@@ -34,7 +34,7 @@ import {
 import { DirectoryPlan, validateName, type DirEntry } from "./dir.js";
 import { ExtentTree, extentTreeBlockCount, pushExtents, type FileExtent } from "./extent.js";
 import { BlockAllocator, OutOfSpace, planGeometry, type Geometry } from "./geometry.js";
-import { defaultJournalBlocks } from "./journal.js";
+import { defaultJournalBlocks, JOURNAL_STEP_BLOCKS } from "./journal.js";
 import { encodeIbody, splitXattrs, toDiskXattrs, xattrBlockKey, XATTR_REFCOUNT_MAX, type DiskXattr } from "./xattr.js";
 
 /** Runs of non-zero 4 KiB blocks of a regular file: [firstBlock, blockCount], ascending, disjoint. */
@@ -404,24 +404,39 @@ export function fits(a: TreeAnalysis, sizeBytes: number): boolean {
 }
 
 /**
- * Smallest size (a multiple of 4 KiB) found to hold the tree. The estimate
- * doubles until it fits, then bisects. Fit is not strictly monotonic in the
- * size (the journal grows in steps at 128 MiB, 1 GiB …), so the result is the
- * smallest size the bisection met that fits; it always fits.
+ * Smallest size (a multiple of 4 KiB) that holds the tree. The estimate
+ * doubles until it fits, then bisects. Fit grows with the size within one
+ * journal size but not across the journal's steps (at 128 MiB it grows from
+ * 4 to 16 MiB, so 127 MiB can hold what 130 MiB cannot): the sizes just
+ * below each step under the bisection's answer are tried too, and the
+ * lowest step that fits is bisected instead. The result always fits.
  */
 export function minimumSizeBytes(a: TreeAnalysis, slackBlocks = 0): number {
-  const fitsWithSlack = (bytes: number) => fits(a, bytes - slackBlocks * BLOCK_BYTES);
+  const fitsBlocks = (blocks: number) => fits(a, (blocks - slackBlocks) * BLOCK_BYTES);
+  /** The smallest fitting size in (loB, hiB], given that loB does not fit and hiB does. */
+  const bisect = (loB: number, hiB: number): number => {
+    while (hiB - loB > 1) {
+      const mid = Math.floor((loB + hiB) / 2);
+      if (fitsBlocks(mid)) hiB = mid;
+      else loB = mid;
+    }
+    return hiB;
+  };
   let hi = Math.max(2048, Math.ceil(a.dataBlocks * 1.05 + 4096) + slackBlocks) * BLOCK_BYTES;
-  while (!fitsWithSlack(hi)) {
+  while (!fitsBlocks(hi / BLOCK_BYTES)) {
     hi *= 2;
     if (hi > 2 ** 53) fail("E_FIT", `the tree does not fit any ext4 size mkdisk can make`, "ext4");
   }
-  let hiB = hi / BLOCK_BYTES; // fits
-  let loB = 0; // does not fit
-  while (hiB - loB > 1) {
-    const mid = Math.floor((loB + hiB) / 2);
-    if (fitsWithSlack(mid * BLOCK_BYTES)) hiB = mid;
-    else loB = mid;
+  let best = bisect(0, hi / BLOCK_BYTES);
+  let below = 0; // the top of the previous journal size, which does not fit
+  for (const step of JOURNAL_STEP_BLOCKS) {
+    const top = step - 1 + slackBlocks;
+    if (top >= best) break;
+    if (fitsBlocks(top)) {
+      best = bisect(below, top);
+      break;
+    }
+    below = top;
   }
-  return hiB * BLOCK_BYTES;
+  return best * BLOCK_BYTES;
 }

@@ -107,16 +107,45 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
       ? FS_DRIVERS[p.format].minimumBytes({ tree: trees[i], sectorBytes, fsUuid: ctx.filesystemUuid(ids[i].uuid), label: p.fsLabel ?? ids[i].label, where: `partitions[${i}]`, readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks })
       : 0;
   };
-  const tooSmall = (i: number, fsMin: number): never => {
+  /**
+   * The first whole-MiB size from `fromBytes` up (1 MiB steps, then steps of
+   * 1/64) at which the filesystem plans, or undefined. Fit is not monotonic
+   * in the size (ext4's journal grows in steps: 4 MiB below 128 MiB, 16 MiB
+   * from there), so a suggestion is checked, not derived.
+   */
+  const fittingSize = (i: number, fromBytes: number, startLba: number): number | undefined => {
     const p = layout.partitions[i];
-    return fail("E_FIT", `the ${p.format} content needs at least ${formatSizeExact(fsMin)}; "size" is ${formatSize(p.minBytes!)}. Raise "size" to ${Math.ceil(fsMin / 2 ** 20)}M or more`, `partitions[${i}].size`);
+    let mib = Math.ceil(fromBytes / 2 ** 20);
+    for (let tries = 0; tries < 64; tries++, mib += tries < 32 ? 1 : Math.ceil(mib / 64)) {
+      try {
+        FS_DRIVERS[p.format!].plan({
+          format: p.format!, tree: trees[i], sizeBytes: mib * 2 ** 20, sectorBytes, startLba,
+          fsUuid: ctx.filesystemUuid(ids[i].uuid), label: p.fsLabel ?? ids[i].label, ctx, where: `partitions[${i}]`, readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks,
+        });
+        return mib;
+      } catch (e) {
+        if (!(e instanceof MkdiskError && e.code === "E_FIT")) throw e;
+      }
+    }
+    return undefined;
+  };
+  const tooSmall = (i: number, fsMin: number, startLba: number): never => {
+    const p = layout.partitions[i];
+    const size = p.minBytes!;
+    const up = fittingSize(i, Math.max(fsMin, size + 1), startLba);
+    const raise = up === undefined ? "" : ` Raise "size" to ${up}M.`;
+    if (fsMin > size) return fail("E_FIT", `the ${p.format} content needs at least ${formatSizeExact(fsMin)}; "size" is ${formatSize(size)}.${raise}`, `partitions[${i}].size`);
+    // It fits in less: a size just past a step in the metadata (the journal) leaves less room.
+    const down = fittingSize(i, fsMin, startLba);
+    const lower = down !== undefined && down * 2 ** 20 < size ? ` Lower "size" to ${down}M, or raise it${up === undefined ? "" : ` to ${up}M`}.` : raise;
+    return fail("E_FIT", `the ${p.format} content does not fit in ${formatSize(size)}, although it fits in ${formatSizeExact(fsMin)}: the filesystem's metadata grows in steps with the size (ext4's journal; FAT's clusters).${lower}`, `partitions[${i}].size`);
   };
   // A fixed-size partition needs no minimum (a search over sizes) unless its
   // content turns out not to fit; the others need it to be placed.
   const fixed = layout.partitions.map((p) => p.minBytes !== undefined && p.maxBytes === p.minBytes);
   const minBytes = layout.partitions.map((p, i) => (fixed[i] ? p.minBytes! : Math.max(p.minBytes ?? 0, fsMinimum(i))));
   layout.partitions.forEach((p, i) => {
-    if (p.maxBytes !== undefined && minBytes[i] > p.maxBytes) fail("E_FIT", `the content needs at least ${formatSizeExact(minBytes[i])}; maxSize is ${formatSize(p.maxBytes)}. Raise "maxSize" to ${Math.ceil(minBytes[i] / 2 ** 20)}M or more`, `partitions[${i}].maxSize`);
+    if (p.maxBytes !== undefined && minBytes[i] > p.maxBytes) fail("E_FIT", `the content needs at least ${formatSizeExact(minBytes[i])}; maxSize is ${formatSize(p.maxBytes)}. Raise "maxSize" to at least ${Math.ceil(minBytes[i] / 2 ** 20)}M`, `partitions[${i}].maxSize`);
     if (minBytes[i] === 0) fail("E_LAYOUT", `partition would be empty: give it a "size" or "minSize"`, `partitions[${i}]`);
   });
 
@@ -154,10 +183,7 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
           fsUuid: fsUuid!, label: p.fsLabel ?? ids[i].label, ctx, where, readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks,
         });
       } catch (e) {
-        if (fixed[i] && e instanceof MkdiskError && e.code === "E_FIT") {
-          const fsMin = fsMinimum(i);
-          if (fsMin > p.minBytes!) tooSmall(i, fsMin);
-        }
+        if (fixed[i] && e instanceof MkdiskError && e.code === "E_FIT") tooSmall(i, fsMinimum(i), startLba);
         throw e;
       }
     } else if (biosBoot?.partitionIndex === i) region = biosBoot.region;

@@ -79,17 +79,18 @@ function isObj(v: unknown): v is Obj {
 function checkKeys(o: Obj, allowed: readonly string[], where: string): void {
   for (const k of Object.keys(o)) {
     if (allowed.includes(k)) continue;
-    const near = closest(k, allowed);
+    const near = closest(k, allowed.filter((a) => !(a in o)));
     fail("E_LAYOUT", `unknown field "${k}"${near ? ` (did you mean "${near}"?)` : ""}; allowed: ${allowed.join(", ")}`, where ? `${where}.${k}` : k);
   }
 }
 
-/** The allowed name within edit distance 2 of `k` (case-insensitive), if exactly one is nearest. */
+/** The allowed name (not already given) within edit distance 2 of `k`, case-insensitive, if exactly one is nearest. */
 function closest(k: string, allowed: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestD = 3;
   let tie = false;
   for (const a of allowed) {
+    if (Math.abs(a.length - k.length) >= bestD) continue;
     const d = editDistance(k.toLowerCase(), a.toLowerCase());
     if (d < bestD) [best, bestD, tie] = [a, d, false];
     else if (d === bestD) tie = true;

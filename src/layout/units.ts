@@ -21,7 +21,7 @@ export function parseSize(v: unknown, where: string): number {
   return n;
 }
 
-/** formatSize, and the exact byte count where formatSize rounds ("61.2M (64199168 bytes)", "64M (67108864 bytes)"). */
+/** formatSize with the exact byte count ("61.2M (64199168 bytes)", "64M (67108864 bytes)"), which formatSize gives alone below 1 MiB. */
 export function formatSizeExact(bytes: number): string {
   const s = formatSize(bytes);
   return s.endsWith("bytes)") || s.endsWith(" bytes") ? s : `${s} (${bytes} bytes)`;

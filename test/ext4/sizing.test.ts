@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { scanTree } from "../../src/tree/scan.js";
 import { ext4MinimumSizeBytes, planExt4 } from "../../src/ext4/index.js";
+import { defaultJournalBlocks, JOURNAL_STEP_BLOCKS } from "../../src/ext4/journal.js";
 import { parseUuid } from "../../src/bin/guid.js";
 import { MkdiskError } from "../../src/bin/errors.js";
 import { runOk, tempDir } from "../helpers/tools.js";
@@ -114,5 +115,17 @@ describe("ext4 sizing", () => {
     mkdirSync(l);
     writeFileSync(join(l, "lost+found"), "x");
     expect(() => planExt4(scanTree(l), { sizeBytes: 16 << 20, uuid: parseUuid(UUID), ctx: ctx() })).toThrow(expect.objectContaining({ code: "E_TREE" }));
+  });
+});
+
+describe("JOURNAL_STEP_BLOCKS", () => {
+  it("lists exactly the sizes at which the default journal grows (the minimum-size search relies on it)", () => {
+    const steps: number[] = [];
+    for (let blocks = 2048, prev = defaultJournalBlocks(2048); blocks <= 64 << 20; blocks += 1024) {
+      const j = defaultJournalBlocks(blocks);
+      if (j !== prev) steps.push(blocks);
+      prev = j;
+    }
+    expect(steps).toEqual([...JOURNAL_STEP_BLOCKS]);
   });
 });

@@ -156,11 +156,12 @@ describe("hand-written invalid layouts", () => {
   }, 300_000);
 
   it("a misspelt field: the error suggests the nearest allowed name, and only a clear one", () => {
-    const msg = (part: Record<string, unknown>) => expectLayoutError({ partitions: [{ type: "esp", size: "64M", ...part }] }, "partitions[0]").message;
+    const msg = (part: Record<string, unknown>) => expectLayoutError({ partitions: [{ type: "esp", ...part }] }, "partitions[0]").message;
     expect(msg({ sise: "1G" })).toContain('unknown field "sise" (did you mean "size"?)');
     expect(msg({ Format: "vfat" })).toContain('(did you mean "format"?)');
     expect(msg({ copyfile: ["/:/"] })).toContain('(did you mean "copyFiles"?)');
     expect(msg({ zzUnknown: 1 })).not.toContain("did you mean");
+    expect(msg({ size: "64M", Size: "1G" })).not.toContain('did you mean "size"'); // already given
     expect(expectLayoutError({ partitions: [{ type: "esp", size: "64M" }], outptus: [] }, "outptus").message).toContain('(did you mean "outputs"?)');
   });
 

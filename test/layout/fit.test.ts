@@ -3,7 +3,7 @@
  * partition's "size" and the bytes the content needs, for each filesystem,
  * and a partition of exactly that many bytes then builds.
  */
-import { writeFileSync } from "node:fs";
+import { closeSync, ftruncateSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MkdiskError } from "../../src/bin/errors.js";
@@ -43,7 +43,7 @@ function fitError(part: Record<string, unknown>): { need: number; suggested: str
   expect(m.code).toBe("E_FIT");
   expect(m.message).toMatch(/^partitions\[0\]\.size: the (ext4|vfat) content needs at least .* \((\d+) bytes\); "size" is .*Raise "size"/);
   expect(m.message).not.toMatch(/bytes\) \(\d+ bytes\)/);
-  return { need: Number(/\((\d+) bytes\)/.exec(m.message)![1]), suggested: /Raise "size" to (\d+M) or more$/.exec(m.message)![1], message: m.message };
+  return { need: Number(/\((\d+) bytes\)/.exec(m.message)![1]), suggested: /Raise "size" to (\d+M)\.$/.exec(m.message)![1], message: m.message };
 }
 
 describe("content larger than a fixed-size partition", () => {
@@ -57,4 +57,52 @@ describe("content larger than a fixed-size partition", () => {
       expect(fitError({ type, format, size: need - (1 << 20) }).need).toBe(need);
     });
   }
+});
+
+describe("ext4 around the journal's step at 128 MiB (4 MiB of journal below, 16 MiB from there)", () => {
+  // 114 MiB of file data (sparse on the host; without a hole scan it counts as
+  // data): fits from about 120 MiB to 127 MiB, not from 128 MiB to 132 MiB.
+  let data: Tree;
+  beforeAll(() => {
+    const dir = join(tmp.path, "step");
+    mkdirSync(dir);
+    const fd = openSync(join(dir, "data.bin"), "w");
+    ftruncateSync(fd, 114 << 20);
+    closeSync(fd);
+    data = scanTree(dir, { xattrs: false });
+  });
+  const planStep = (size: string | number) => {
+    const l = parseLayout({ seed: SEED, partitions: [{ type: "root", format: "ext4", size, copyFiles: ["/:/"] }] });
+    return planDisk(l, data, new BuildContext({ seed: SEED }));
+  };
+  const message = (size: string | number): string => {
+    try {
+      planStep(size);
+    } catch (e) {
+      expect((e as MkdiskError).code).toBe("E_FIT");
+      return (e as MkdiskError).message;
+    }
+    throw new Error(`size ${size} fits`);
+  };
+
+  it("the minimum it names is the smallest size that fits, below the step", () => {
+    const m = /needs at least .*\((\d+) bytes\); "size" is 118M\. Raise "size" to (\d+)M\.$/.exec(message("118M"));
+    expect(m).not.toBeNull();
+    const need = Number(m![1]);
+    expect(need).toBeLessThan(128 << 20);
+    planStep(need);
+    message(need - 4096);
+    planStep(`${m![2]}M`);
+  });
+
+  it("a size in the gap above the step: says so, and offers a size below and one above that fit", () => {
+    const m = /does not fit in 128M, although it fits in .*\((\d+) bytes\).*Lower "size" to (\d+)M, or raise it to (\d+)M\.$/.exec(message("128M"));
+    expect(m).not.toBeNull();
+    const [lower, upper] = [Number(m![2]), Number(m![3])];
+    expect(lower).toBeLessThan(128);
+    expect(upper).toBeGreaterThan(128);
+    planStep(`${lower}M`);
+    planStep(`${upper}M`);
+    message(`${upper - 1}M`);
+  });
 });
