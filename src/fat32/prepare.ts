@@ -103,7 +103,7 @@ export function prepareTree(tree: Tree, opts: PrepareOptions): FatNode {
     let src = n;
     let srcChain = [...chain, n];
     if (n.type === "symlink") {
-      if (!opts.followSymlinks) fail("E_TREE", `is a symlink; FAT cannot hold symlinks (list it in the partition's "excludeFiles", or set "followSymlinks": true to copy what it points to inside the rootfs)`, path);
+      if (!opts.followSymlinks) fail("E_TREE", `is a symlink; FAT cannot hold symlinks (leave it out with the partition's "excludeFiles", which takes its path in the rootfs rather than this path in the partition, or set "followSymlinks": true to copy what it points to among the files the partition copies)`, path);
       const r = resolveLink(n, chain, 0);
       src = r.node;
       srcChain = r.chain;

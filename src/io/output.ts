@@ -13,14 +13,16 @@ const live = new Set<string>();
 
 /**
  * An output error raised below the build (a sink writing to a file
- * descriptor, which knows no path) names the output it was writing; a full
- * file system also says how much room is left there (read after the
- * temporary file is gone). Other errors pass through unchanged.
+ * descriptor, which knows no path) names the output it was writing (all of
+ * them when a build writes several at once: the sinks share one pump). When
+ * the file system is full and every output is in one directory, it also says
+ * how much room is left there (read after the temporary files are gone).
+ * Other errors pass through unchanged.
  */
 export function namingOutput(e: unknown, paths: readonly string[]): unknown {
   if (!(e instanceof MkdiskError) || e.code !== "E_OUTPUT" || e.where !== undefined || paths.length === 0) return e;
   let free = "";
-  if (/ENOSPC/.test(e.message)) {
+  if (/ENOSPC/.test(e.message) && new Set(paths.map((p) => dirname(p))).size === 1) {
     try {
       const s = statfsSync(dirname(paths[0]!));
       const bytes = Number(s.bavail) * Number(s.bsize);

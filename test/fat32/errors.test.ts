@@ -114,7 +114,7 @@ describe("followSymlinks", () => {
       { name: "sub", children: [{ name: "up", type: "symlink", link: "../real/f.txt" }] },
     ]);
   test("links inside the tree are followed", () => expect(() => plan(t(), 64 << 20, true)).not.toThrow());
-  test("off by default, and the error names both ways out", () => expectError(() => plan(t()), "E_TREE", "symlink; FAT cannot hold symlinks (list it in the partition's \"excludeFiles\", or set \"followSymlinks\": true"));
+  test("off by default, and the error names both ways out", () => expectError(() => plan(t()), "E_TREE", "symlink; FAT cannot hold symlinks (leave it out with the partition's \"excludeFiles\", which takes its path in the rootfs rather than this path in the partition, or set \"followSymlinks\": true"));
   test("a link outside the tree", () => expectError(() => plan(tree([{ name: "x", type: "symlink", link: "../../etc/passwd" }]), 64 << 20, true), "E_TREE", "/x"));
   test("a dangling link", () => expectError(() => plan(tree([{ name: "x", type: "symlink", link: "nope" }]), 64 << 20, true), "E_TREE", "/x"));
   test("a loop back to an enclosing directory", () =>
