@@ -93,6 +93,23 @@ export function flushingProgress(temps: readonly TempOutput[], progress?: (done:
   };
 }
 
+/**
+ * Makes a rename in `dir` durable (the file's data already is). Best effort:
+ * some file systems refuse fsync on a directory, and the output is in place
+ * by now either way.
+ */
+function syncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, "r");
+    fsyncSync(fd);
+  } catch {
+    // Not supported here; nothing to undo.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 export function openTempOutput(path: string, force: boolean): TempOutput {
   checkOutputPath(path, force);
   const tempPath = join(dirname(path), `.${basename(path)}.${process.pid}.mkdisk-tmp`);
@@ -124,20 +141,32 @@ export function openTempOutput(path: string, force: boolean): TempOutput {
       while (flushing) await flushing;
     },
     commit() {
-      if (flushError) {
-        const hint = flushError.code === "ENOSPC" ? " (the output file system is full: free space or write elsewhere)" : "";
-        throw new MkdiskError("E_OUTPUT", `writing the output to disk failed: ${flushError.message}${hint}`, path);
+      const failed = (what: string, err: NodeJS.ErrnoException): MkdiskError => {
+        const hint = err.code === "ENOSPC" ? " (the output file system is full: free space or write elsewhere)" : "";
+        return new MkdiskError("E_OUTPUT", `${what} failed: ${err.message}${hint}`, path);
+      };
+      if (flushError) throw failed("writing the output to disk", flushError);
+      // Delayed allocation, quotas and network file systems can report a full
+      // disk or an I/O error only here.
+      try {
+        fsyncSync(fd);
+        closeSync(fd);
+      } catch (e) {
+        throw failed("writing the output to disk", e as NodeJS.ErrnoException);
       }
-      fsyncSync(fd);
-      closeSync(fd);
       open = false;
       // Re-check just before replacing: the output may have appeared meanwhile.
       if (!force && existsSync(path)) {
         this.abort();
         throw new MkdiskError("E_OUTPUT", `output appeared during the build; pass --force to replace it`, path);
       }
-      renameSync(tempPath, path);
+      try {
+        renameSync(tempPath, path);
+      } catch (e) {
+        throw failed(`moving ${tempPath} into place`, e as NodeJS.ErrnoException);
+      }
       live.delete(tempPath);
+      syncDirectory(dirname(path));
     },
     abort() {
       if (open) {

@@ -11,6 +11,7 @@ import { EARLY_FLUSH_BYTES, flushingProgress, openTempOutput, type TempOutput } 
 import { pump } from "../../src/io/pump.js";
 import { bytesExtent } from "../../src/io/extent.js";
 import type { ImageSink } from "../../src/io/sink.js";
+import { MkdiskError } from "../../src/bin/errors.js";
 import { tempDir } from "../helpers/tools.js";
 
 function pattern(n: number, seed: number): Uint8Array {
@@ -69,6 +70,25 @@ describe("TempOutput background flush", () => {
       o.flushEarly();
       await o.settle();
       expect(() => o.commit()).toThrow(/writing the output to disk failed: EBADF/);
+      o.abort();
+      expect(existsSync(out)).toBe(false);
+      expect(existsSync(o.tempPath)).toBe(false);
+    });
+  });
+
+  it("a failing final fsync is an output error naming the output, not a crash", async () => {
+    await withTempOutput(async (o, out) => {
+      writeSync(o.fd, pattern(4096, 11));
+      closeSync(o.fd); // the fsync in commit now fails with EBADF, as a full or failing disk would make it fail
+      let err: unknown;
+      try {
+        o.commit();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(MkdiskError);
+      expect((err as MkdiskError).code).toBe("E_OUTPUT");
+      expect((err as MkdiskError).message).toBe(`${out}: writing the output to disk failed: EBADF: bad file descriptor, fsync`);
       o.abort();
       expect(existsSync(out)).toBe(false);
       expect(existsSync(o.tempPath)).toBe(false);
