@@ -17,7 +17,7 @@ import { BLOCK_BYTES } from "./constants.js";
 import { Ext4Emitter } from "./emit.js";
 import { OutOfSpace } from "./geometry.js";
 import { hashSeedWords } from "./hash.js";
-import { analyzeTree, layoutExt4, minimumSizeBytes, type ReadDataRuns, type TreeAnalysis } from "./plan.js";
+import { analyzeTree, fitBelowJournalStep, layoutExt4, minimumSizeBytes, type ReadDataRuns, type TreeAnalysis } from "./plan.js";
 
 export type { DataRuns, ReadDataRuns } from "./plan.js";
 
@@ -40,6 +40,15 @@ export interface Ext4Options {
    * injects this (see `zeroBlockRuns` in holes.ts).
    */
   readDataRuns?: ReadDataRuns;
+  /**
+   * When the tree does not fit `sizeBytes` only because that size lies just
+   * past a step of the journal (which grows from 4 to 16 MiB at 128 MiB, and
+   * so on), make the file system end just below the step instead, leaving
+   * the rest of the partition unused (systemd-growfs grows it at boot where
+   * the partition has the grow-file-system flag). For sizes the layout
+   * computed; a size the user fixed gets an error that names fitting sizes.
+   */
+  shrinkToFit?: boolean;
 }
 
 export interface Ext4SizeOptions {
@@ -71,17 +80,22 @@ export function planExt4(tree: Tree, opts: Ext4Options): PlannedRegion {
   if (!Number.isSafeInteger(opts.sizeBytes) || opts.sizeBytes <= 0) fail("E_LAYOUT", `ext4 size must be a positive number of bytes, got ${opts.sizeBytes}`, "ext4.size");
   const analysis = analyze(tree, opts.uuid, opts.readDataRuns);
   let layout;
+  let fsBytes = opts.sizeBytes;
   try {
-    layout = layoutExt4(analysis, opts.sizeBytes, "ext4");
+    layout = layoutExt4(analysis, fsBytes, "ext4");
   } catch (e) {
-    if (e instanceof OutOfSpace || (e instanceof Error && "code" in e && e.code === "E_FIT")) {
+    const doesNotFit = e instanceof OutOfSpace || (e instanceof Error && "code" in e && e.code === "E_FIT");
+    if (!doesNotFit) throw e;
+    const below = opts.shrinkToFit ? fitBelowJournalStep(analysis, fsBytes) : undefined;
+    if (below === undefined) {
       const need = minimumSizeBytes(analysis);
       fail("E_FIT", `the tree needs an ext4 file system of at least ${need} bytes (${Math.ceil(need / 1048576)} MiB); the partition has ${opts.sizeBytes} bytes`, "ext4");
     }
-    throw e;
+    fsBytes = below;
+    layout = layoutExt4(analysis, fsBytes, "ext4");
   }
   const emitter = new Ext4Emitter({ analysis, layout, uuid: Uint8Array.from(opts.uuid), label, ctx: opts.ctx, signedHash: SIGNED_DIR_HASH });
-  const sizeBytes = Math.floor(opts.sizeBytes / BLOCK_BYTES) * BLOCK_BYTES;
+  const sizeBytes = Math.floor(fsBytes / BLOCK_BYTES) * BLOCK_BYTES;
   return {
     sizeBytes,
     extents: () => emitter.extents(),

@@ -404,6 +404,20 @@ export function fits(a: TreeAnalysis, sizeBytes: number): boolean {
 }
 
 /**
+ * The size just below the highest journal step at or under `sizeBytes`
+ * (so a smaller journal), if the tree fits there; else undefined. Within one
+ * journal size fit grows with the size, so when `sizeBytes` does not fit,
+ * this is the largest size under it that can.
+ */
+export function fitBelowJournalStep(a: TreeAnalysis, sizeBytes: number): number | undefined {
+  const blocks = Math.floor(sizeBytes / BLOCK_BYTES);
+  const step = JOURNAL_STEP_BLOCKS.filter((s) => s <= blocks).at(-1);
+  if (step === undefined) return undefined;
+  const top = (step - 1) * BLOCK_BYTES;
+  return fits(a, top) ? top : undefined;
+}
+
+/**
  * Smallest size (a multiple of 4 KiB) that holds the tree. The estimate
  * doubles until it fits, then bisects. Fit grows with the size within one
  * journal size but not across the journal's steps (at 128 MiB it grows from

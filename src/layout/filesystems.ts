@@ -25,6 +25,8 @@ export interface FsRequest {
   /** Content-based hole detection for ext4 (a Node adapter injected by the caller). */
   readonly readDataRuns?: ReadDataRuns;
   readonly followSymlinks?: boolean;
+  /** The size was computed by the layout, not fixed by the user: the file system may end short of it where it cannot fill it (ext4 just past a journal step). */
+  readonly shrinkToFit?: boolean;
 }
 
 export interface FsMinRequest {
@@ -72,7 +74,7 @@ const vfat: FsDriver = {
 };
 
 const ext4: FsDriver = {
-  plan: (r) => planExt4(r.tree ?? EMPTY, { sizeBytes: r.sizeBytes, uuid: r.fsUuid, label: r.label, ctx: r.ctx, readDataRuns: r.readDataRuns }),
+  plan: (r) => planExt4(r.tree ?? EMPTY, { sizeBytes: r.sizeBytes, uuid: r.fsUuid, label: r.label, ctx: r.ctx, readDataRuns: r.readDataRuns, shrinkToFit: r.shrinkToFit }),
   minimumBytes: (r) => ext4MinimumSizeBytes(r.tree ?? EMPTY, { uuid: r.fsUuid, readDataRuns: r.readDataRuns }),
 };
 

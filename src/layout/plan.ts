@@ -181,6 +181,7 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
         region = FS_DRIVERS[p.format].plan({
           format: p.format, tree: trees[i], sizeBytes: pl.sizeBytes, sectorBytes, startLba,
           fsUuid: fsUuid!, label: p.fsLabel ?? ids[i].label, ctx, where, readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks,
+          shrinkToFit: !fixed[i],
         });
       } catch (e) {
         if (fixed[i] && e instanceof MkdiskError && e.code === "E_FIT") tooSmall(i, fsMinimum(i), startLba);

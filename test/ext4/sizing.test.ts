@@ -4,7 +4,7 @@
  * e2fsck -fn on the minimum-size image.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { closeSync, ftruncateSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { scanTree } from "../../src/tree/scan.js";
 import { ext4MinimumSizeBytes, planExt4 } from "../../src/ext4/index.js";
@@ -127,5 +127,34 @@ describe("JOURNAL_STEP_BLOCKS", () => {
       prev = j;
     }
     expect(steps).toEqual([...JOURNAL_STEP_BLOCKS]);
+  });
+});
+
+describe("shrinkToFit: a size just past the journal's 128 MiB step", () => {
+  const t = tempDir("mkdisk-ext4-step-");
+  afterAll(() => t.cleanup());
+  // 114 MiB of file data: fits below 128 MiB (4 MiB of journal), not from
+  // 128 MiB to 132 MiB (16 MiB of journal).
+  const src = join(t.path, "src");
+  mkdirSync(src);
+  const fd = openSync(join(src, "data.bin"), "w");
+  ftruncateSync(fd, 114 << 20);
+  closeSync(fd);
+  const tree = scanTree(src, { xattrs: false });
+  const uuid = parseUuid(UUID);
+
+  it("ends the file system just below the step instead of failing; e2fsck accepts it", async () => {
+    const size = 130 << 20;
+    expect(() => planExt4(tree, { sizeBytes: size, uuid, ctx: ctx() })).toThrow(MkdiskError);
+    expect(planExt4(tree, { sizeBytes: size, uuid, ctx: ctx(), shrinkToFit: true }).sizeBytes).toBe((128 << 20) - 4096);
+    const img = join(t.path, "step.img");
+    await buildImage(tree, img, { sizeBytes: size, shrinkToFit: true });
+    expect(fsck(img).status).toBe(0);
+    expect(dumpField(runOk("dumpe2fs", ["-h", img]), "Block count")).toBe("32767");
+    expect(dumpField(runOk("dumpe2fs", ["-h", img]), "Total journal blocks")).toBe("1024");
+  });
+
+  it("changes nothing where the size fits", () => {
+    for (const mib of [124, 140]) expect(planExt4(tree, { sizeBytes: mib << 20, uuid, ctx: ctx(), shrinkToFit: true }).sizeBytes).toBe(mib << 20);
   });
 });

@@ -95,6 +95,13 @@ describe("ext4 around the journal's step at 128 MiB (4 MiB of journal below, 16 
     planStep(`${m![2]}M`);
   });
 
+  it("a partition the layout sizes (grow) that lands in the gap: the file system ends below the step, the partition keeps its size", () => {
+    const l = parseLayout({ seed: SEED, size: "131M", partitions: [{ type: "root", format: "ext4", minSize: "100M", grow: true, copyFiles: ["/:/"] }] });
+    const p = planDisk(l, data, new BuildContext({ seed: SEED })).partitions[0];
+    expect(p.sizeBytes).toBeGreaterThan(128 << 20);
+    expect(p.region!.sizeBytes).toBe((128 << 20) - 4096);
+  });
+
   it("a size in the gap above the step: says so, and offers a size below and one above that fit", () => {
     const m = /does not fit in 128M, although it fits in .*\((\d+) bytes\).*Lower "size" to (\d+)M, or raise it to (\d+)M\.$/.exec(message("128M"));
     expect(m).not.toBeNull();
