@@ -106,7 +106,11 @@ function syncDirectory(dir: string): void {
   } catch {
     // Not supported here; nothing to undo.
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    try {
+      if (fd !== undefined) closeSync(fd);
+    } catch {
+      // The output is in place; a failed close of the directory changes nothing.
+    }
   }
 }
 
@@ -150,11 +154,12 @@ export function openTempOutput(path: string, force: boolean): TempOutput {
       // disk or an I/O error only here.
       try {
         fsyncSync(fd);
+        // Linux releases the descriptor even when close fails: never close it twice.
+        open = false;
         closeSync(fd);
       } catch (e) {
         throw failed("writing the output to disk", e as NodeJS.ErrnoException);
       }
-      open = false;
       // Re-check just before replacing: the output may have appeared meanwhile.
       if (!force && existsSync(path)) {
         this.abort();
