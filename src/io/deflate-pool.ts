@@ -106,10 +106,11 @@ export function looksIncompressible(data: Uint8Array): boolean {
 }
 
 /**
- * Repeats found by `repeatedAnchors` above which a block counts as
- * compressible: 32 anchors stand for about 512 repeated bytes. Random bytes
- * give none (two equal 4-byte words among a few thousand is a one in a
- * million chance); the benchmark disks' compressed clusters gave at most 60.
+ * Repeats found by `repeatedAnchors` at or above which a block counts as
+ * compressible: 32 anchors stand for 512 repeated bytes at a short distance,
+ * about 1 KiB near 32 KiB (anchor slots get reused in between). Random bytes
+ * give about one hit in 200 blocks of 64 KiB (0.1 per 2 MiB block), never
+ * near 32; the benchmark disks' compressed clusters gave at most 60.
  */
 const REPEAT_ANCHOR_LIMIT = 32;
 /** Anchor table of repeatedAnchors: the last position and word seen per 12-bit hash. */
