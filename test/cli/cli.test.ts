@@ -132,15 +132,22 @@ describe("mkdisk CLI", () => {
       const out = join(dir, "out");
       mkdirSync(out);
       writeFileSync(join(out, "disk.img"), "the previous image\n");
-      const child = spawn(process.execPath, [CLI, "--rootfs", join(dir, "root"), "--layout", join(dir, "layout.json"), "-o", join(out, "disk.img"), "--force"], { stdio: ["ignore", "ignore", "pipe"] });
+      // At the lowest priority, so this poller is not the one starved on a busy machine.
+      const child = spawn("nice", ["-n", "19", process.execPath, CLI, "--rootfs", join(dir, "root"), "--layout", join(dir, "layout.json"), "-o", join(out, "disk.img"), "--force"], { stdio: ["ignore", "ignore", "pipe"] });
       let stderr = "";
       child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on("close", (code, signal) => res({ code, signal })));
       // The temporary output appears once planning is done and the copy starts.
+      // Freeze the build there, check it is still mid-copy, then signal it and let it go on.
+      const midCopy = () => readdirSync(out).some((n) => n.endsWith(".mkdisk-tmp"));
       let sent = false;
       while (!sent) {
-        if (readdirSync(out).some((n) => n.endsWith(".mkdisk-tmp"))) sent = child.kill(sig);
-        else if (child.exitCode !== null) break;
+        if (midCopy()) {
+          process.kill(child.pid!, "SIGSTOP");
+          if (midCopy()) sent = child.kill(sig);
+          process.kill(child.pid!, "SIGCONT");
+          if (!sent) break;
+        } else if (child.exitCode !== null) break;
         else await new Promise((r) => setTimeout(r, 2));
       }
       const { code, signal } = await exited;
