@@ -17,7 +17,7 @@ import { BLOCK_BYTES } from "./constants.js";
 import { Ext4Emitter } from "./emit.js";
 import { OutOfSpace } from "./geometry.js";
 import { hashSeedWords } from "./hash.js";
-import { analyzeTree, fitBelowJournalStep, layoutExt4, minimumSizeBytes, type ReadDataRuns, type TreeAnalysis } from "./plan.js";
+import { analyzeTree, fitBelowJournalStep, fits, layoutExt4, minimumSizeBytes, type ReadDataRuns, type TreeAnalysis } from "./plan.js";
 
 export type { DataRuns, ReadDataRuns } from "./plan.js";
 
@@ -89,7 +89,7 @@ export function planExt4(tree: Tree, opts: Ext4Options): PlannedRegion {
     const below = opts.shrinkToFit ? fitBelowJournalStep(analysis, fsBytes) : undefined;
     if (below === undefined) {
       const need = minimumSizeBytes(analysis);
-      fail("E_FIT", `the tree needs an ext4 file system of at least ${need} bytes (${Math.ceil(need / 1048576)} MiB); the partition has ${opts.sizeBytes} bytes`, "ext4");
+      fail("E_FIT", `the tree needs an ext4 file system of at least ${need} bytes (${(Math.floor((need / 1048576) * 10) / 10).toFixed(1)} MiB); the partition has ${opts.sizeBytes} bytes`, "ext4");
     }
     fsBytes = below;
     layout = layoutExt4(analysis, fsBytes, "ext4");
@@ -100,6 +100,11 @@ export function planExt4(tree: Tree, opts: Ext4Options): PlannedRegion {
     sizeBytes,
     extents: () => emitter.extents(),
   };
+}
+
+/** Whether `tree` fits an ext4 file system of `sizeBytes` (the UUID decides how htree leaves fill). */
+export function ext4Fits(tree: Tree, sizeBytes: number, opts: { uuid: Uuid; readDataRuns?: ReadDataRuns }): boolean {
+  return fits(analyze(tree, opts.uuid, opts.readDataRuns), sizeBytes);
 }
 
 /** Smallest size (multiple of 4 KiB) that holds `tree`, for the layout's "minimize" option. */

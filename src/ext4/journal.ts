@@ -69,15 +69,15 @@ export function encodeJournalSuperblock(journalBlocks: number, fsUuid: Uint8Arra
   });
 }
 
+/** Filesystem sizes in blocks at which defaultJournalBlocks steps up. */
+export const JOURNAL_STEP_BLOCKS: readonly number[] = [32768, 256 * 1024, 512 * 1024, 4096 * 1024, 8192 * 1024, 16384 * 1024, 32768 * 1024];
+
 /**
  * Journal size in blocks for a file system of `blocks` 4 KiB blocks: the
  * table of e2fsprogs 1.47.0 ext2fs_default_journal_size() (checked against
  * mke2fs output in the tests). Below 2048 blocks mke2fs makes no journal;
  * mkdisk refuses such a small file system instead (has_journal is required).
  */
-/** Filesystem sizes in blocks at which defaultJournalBlocks steps up. */
-export const JOURNAL_STEP_BLOCKS: readonly number[] = [32768, 256 * 1024, 512 * 1024, 4096 * 1024, 8192 * 1024, 16384 * 1024, 32768 * 1024];
-
 export function defaultJournalBlocks(blocks: number): number {
   if (blocks < 2048) return -1;
   if (blocks < 32768) return 1024; // < 128 MiB: 4 MiB

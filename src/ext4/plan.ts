@@ -452,5 +452,15 @@ export function minimumSizeBytes(a: TreeAnalysis, slackBlocks = 0): number {
     }
     below = top;
   }
+  // With slack, the size checked (best - slack) and the size returned (best)
+  // must have the same journal: if a step lies between them, the returned
+  // size would get the larger journal the check never saw. Move past it.
+  for (let guard = 0; guard < JOURNAL_STEP_BLOCKS.length; guard++) {
+    const step = JOURNAL_STEP_BLOCKS.find((s) => best - slackBlocks < s && s <= best);
+    if (step === undefined) break;
+    let hiB = step + slackBlocks;
+    while (!fitsBlocks(hiB)) hiB *= 2;
+    best = bisect(step + slackBlocks - 1, hiB);
+  }
   return best * BLOCK_BYTES;
 }

@@ -8,7 +8,7 @@ import type { BuildContext } from "../context/index.js";
 import type { PlannedRegion } from "../io/extent.js";
 import { planSwap, SWAP_MIN_PAGES, SWAP_PAGE_BYTES } from "../swap/index.js";
 import { fat32MinimumSizeBytes, planFat32 } from "../fat32/index.js";
-import { ext4MinimumSizeBytes, planExt4, type ReadDataRuns } from "../ext4/index.js";
+import { ext4Fits, ext4MinimumSizeBytes, planExt4, type ReadDataRuns } from "../ext4/index.js";
 import type { Tree } from "../tree/types.js";
 import type { FsFormat } from "./schema.js";
 
@@ -41,6 +41,8 @@ export interface FsMinRequest {
 
 export interface FsDriver {
   plan(req: FsRequest): PlannedRegion;
+  /** Whether the content fits `req.sizeBytes`, where cheaper than a plan that may fail. */
+  fits?(req: FsRequest): boolean;
   minimumBytes(req: FsMinRequest): number;
 }
 
@@ -75,6 +77,7 @@ const vfat: FsDriver = {
 
 const ext4: FsDriver = {
   plan: (r) => planExt4(r.tree ?? EMPTY, { sizeBytes: r.sizeBytes, uuid: r.fsUuid, label: r.label, ctx: r.ctx, readDataRuns: r.readDataRuns, shrinkToFit: r.shrinkToFit }),
+  fits: (r) => ext4Fits(r.tree ?? EMPTY, r.sizeBytes, { uuid: r.fsUuid, readDataRuns: r.readDataRuns }),
   minimumBytes: (r) => ext4MinimumSizeBytes(r.tree ?? EMPTY, { uuid: r.fsUuid, readDataRuns: r.readDataRuns }),
 };
 

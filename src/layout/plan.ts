@@ -116,12 +116,18 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
   const fittingSize = (i: number, fromBytes: number, startLba: number): number | undefined => {
     const p = layout.partitions[i];
     let mib = Math.ceil(fromBytes / 2 ** 20);
+    const driver = FS_DRIVERS[p.format!];
     for (let tries = 0; tries < 64; tries++, mib += tries < 32 ? 1 : Math.ceil(mib / 64)) {
+      const req = {
+        format: p.format!, tree: trees[i], sizeBytes: mib * 2 ** 20, sectorBytes, startLba,
+        fsUuid: ctx.filesystemUuid(ids[i].uuid), label: p.fsLabel ?? ids[i].label, ctx, where: `partitions[${i}]`, readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks,
+      };
+      if (driver.fits) {
+        if (driver.fits(req)) return mib;
+        continue;
+      }
       try {
-        FS_DRIVERS[p.format!].plan({
-          format: p.format!, tree: trees[i], sizeBytes: mib * 2 ** 20, sectorBytes, startLba,
-          fsUuid: ctx.filesystemUuid(ids[i].uuid), label: p.fsLabel ?? ids[i].label, ctx, where: `partitions[${i}]`, readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks,
-        });
+        driver.plan(req);
         return mib;
       } catch (e) {
         if (!(e instanceof MkdiskError && e.code === "E_FIT")) throw e;
@@ -129,16 +135,22 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
     }
     return undefined;
   };
-  const tooSmall = (i: number, fsMin: number, startLba: number): never => {
+  /** A fixed "size" the content does not fit: an E_FIT naming sizes that do, or the driver's own `original` error where no larger size helps (a size too large for the format). */
+  const tooSmall = (i: number, fsMin: number, startLba: number, original: MkdiskError): never => {
     const p = layout.partitions[i];
     const size = p.minBytes!;
-    const up = fittingSize(i, Math.max(fsMin, size + 1), startLba);
-    const raise = up === undefined ? "" : ` Raise "size" to ${up}M.`;
-    if (fsMin > size) return fail("E_FIT", `the ${p.format} content needs at least ${formatSizeExact(fsMin)}; "size" is ${formatSize(size)}.${raise}`, `partitions[${i}].size`);
-    // It fits in less: a size just past a step in the metadata (the journal) leaves less room.
+    if (fsMin > size) {
+      const up = fittingSize(i, fsMin, startLba);
+      return fail("E_FIT", `the ${p.format} content needs at least ${formatSizeExact(fsMin)}; "size" is ${formatSize(size)}.${up === undefined ? "" : ` Raise "size" to ${up}M.`}`, `partitions[${i}].size`);
+    }
+    // It fits in less. Either the size is just past a step in the metadata
+    // (ext4's journal), or it is too large for the format: then the driver's
+    // error says why.
+    const up = fittingSize(i, size + 1, startLba);
+    if (up === undefined) throw original;
     const down = fittingSize(i, fsMin, startLba);
-    const lower = down !== undefined && down * 2 ** 20 < size ? ` Lower "size" to ${down}M, or raise it${up === undefined ? "" : ` to ${up}M`}.` : raise;
-    return fail("E_FIT", `the ${p.format} content does not fit in ${formatSize(size)}, although it fits in ${formatSizeExact(fsMin)}: the filesystem's metadata grows in steps with the size (ext4's journal; FAT's clusters).${lower}`, `partitions[${i}].size`);
+    const advice = down !== undefined && down * 2 ** 20 < size ? `Lower "size" to ${down}M, or raise it to ${up}M.` : `Raise "size" to ${up}M.`;
+    return fail("E_FIT", `the ${p.format} content does not fit in ${formatSize(size)}, although it fits in ${formatSizeExact(fsMin)}: the filesystem's metadata grows in steps with the size (ext4's journal). ${advice}`, `partitions[${i}].size`);
   };
   // A fixed-size partition needs no minimum (a search over sizes) unless its
   // content turns out not to fit; the others need it to be placed.
@@ -184,7 +196,7 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
           shrinkToFit: !fixed[i],
         });
       } catch (e) {
-        if (fixed[i] && e instanceof MkdiskError && e.code === "E_FIT") tooSmall(i, fsMinimum(i), startLba);
+        if (fixed[i] && e instanceof MkdiskError && e.code === "E_FIT") tooSmall(i, fsMinimum(i), startLba, e);
         throw e;
       }
     } else if (biosBoot?.partitionIndex === i) region = biosBoot.region;

@@ -31,6 +31,7 @@ export function formatSize(bytes: number): string {
   for (const [s, f] of [["T", 2 ** 40], ["G", 2 ** 30], ["M", 2 ** 20], ["K", 2 ** 10]] as const) {
     if (bytes >= f && bytes % f === 0) return `${bytes / f}${s}`;
   }
-  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)}M (${bytes} bytes)`;
+  // Rounded down, so a size just under a step never reads as the step (127.99M as "127.9M", not "128.0M").
+  if (bytes >= 2 ** 20) return `${(Math.floor((bytes / 2 ** 20) * 10) / 10).toFixed(1)}M (${bytes} bytes)`;
   return `${bytes} bytes`;
 }

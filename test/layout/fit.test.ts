@@ -59,6 +59,21 @@ describe("content larger than a fixed-size partition", () => {
   }
 });
 
+describe("a fixed size too large for the format", () => {
+  it("keeps the driver's reason and suggests no size (raising cannot help)", () => {
+    let err: unknown;
+    try {
+      plan({ type: "esp", format: "vfat", size: "3T" });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(MkdiskError);
+    expect((err as MkdiskError).code).toBe("E_FIT");
+    expect((err as MkdiskError).message).toMatch(/FAT32/);
+    expect((err as MkdiskError).message).not.toMatch(/raise|Raise|although it fits/);
+  });
+});
+
 describe("ext4 around the journal's step at 128 MiB (4 MiB of journal below, 16 MiB from there)", () => {
   // 114 MiB of file data (sparse on the host; without a hole scan it counts as
   // data): fits from about 120 MiB to 127 MiB, not from 128 MiB to 132 MiB.
