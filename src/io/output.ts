@@ -35,6 +35,12 @@ export function namingOutput(e: unknown, paths: readonly string[]): unknown {
   return new MkdiskError(e.code, message, paths.join(", "));
 }
 
+/** E_OUTPUT for a failed system call on an output: "`what` failed: <error>", with advice when the disk is full. */
+export function outputFailure(what: string, err: NodeJS.ErrnoException, where?: string): MkdiskError {
+  const hint = err.code === "ENOSPC" ? " (the output file system is full: free space or write elsewhere)" : "";
+  return new MkdiskError("E_OUTPUT", `${what} failed: ${err.message}${hint}`, where);
+}
+
 export function removeTempFiles(): void {
   for (const p of live) {
     try {
@@ -145,10 +151,7 @@ export function openTempOutput(path: string, force: boolean): TempOutput {
       while (flushing) await flushing;
     },
     commit() {
-      const failed = (what: string, err: NodeJS.ErrnoException): MkdiskError => {
-        const hint = err.code === "ENOSPC" ? " (the output file system is full: free space or write elsewhere)" : "";
-        return new MkdiskError("E_OUTPUT", `${what} failed: ${err.message}${hint}`, path);
-      };
+      const failed = (what: string, err: NodeJS.ErrnoException) => outputFailure(what, err, path);
       if (flushError) throw failed("writing the output to disk", flushError);
       // Delayed allocation, quotas and network file systems can report a full
       // disk or an I/O error only here.

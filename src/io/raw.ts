@@ -5,6 +5,7 @@
  */
 import { ftruncateSync, writeSync } from "node:fs";
 import { MkdiskError } from "../bin/errors.js";
+import { outputFailure } from "./output.js";
 import type { ImageSink } from "./sink.js";
 import type { Window } from "./windows.js";
 import { isAllZero } from "./zero.js";
@@ -18,9 +19,7 @@ export function writeFully(fd: number, data: Uint8Array, position: number | null
     try {
       n = writeSync(fd, data, done, data.length - done, position === null ? null : position + done);
     } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      const hint = err.code === "ENOSPC" ? " (the output file system is full: free space or write elsewhere)" : "";
-      throw new MkdiskError("E_OUTPUT", `write failed: ${err.message}${hint}`);
+      throw outputFailure("write", e as NodeJS.ErrnoException);
     }
     done += n;
   }
