@@ -12,7 +12,7 @@ import { encodeGpt, GPT_NAME_UNITS, type GptPartitionEntry } from "../gpt/gpt.js
 import { GPT_ATTR, growsFileSystemByDefault, isRootType } from "../gpt/types.js";
 import { parseCopyFiles, selectTree } from "../tree/select.js";
 import type { Tree } from "../tree/types.js";
-import { FS_DRIVERS } from "./filesystems.js";
+import { FS_DRIVERS, type FsRequest } from "./filesystems.js";
 import type { ReadDataRuns } from "../ext4/index.js";
 import { placePartitions } from "./place.js";
 import { planBiosBoot } from "../boot/plan.js";
@@ -113,15 +113,20 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
    * in the size (ext4's journal grows in steps: 4 MiB below 128 MiB, 16 MiB
    * from there), so a suggestion is checked, not derived.
    */
-  const fittingSize = (i: number, fromBytes: number, startLba: number): number | undefined => {
+  /** What partition i's filesystem driver is asked to plan at `sizeBytes`. */
+  const fsRequest = (i: number, sizeBytes: number, startLba: number): FsRequest => {
     const p = layout.partitions[i];
+    return {
+      format: p.format!, tree: trees[i], sizeBytes, sectorBytes, startLba,
+      fsUuid: ctx.filesystemUuid(ids[i].uuid), label: p.fsLabel ?? ids[i].label, ctx, where: `partitions[${i}]`, readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks,
+      shrinkToFit: !fixed[i],
+    };
+  };
+  const fittingSize = (i: number, fromBytes: number, startLba: number): number | undefined => {
     let mib = Math.ceil(fromBytes / 2 ** 20);
-    const driver = FS_DRIVERS[p.format!];
+    const driver = FS_DRIVERS[layout.partitions[i].format!];
     for (let tries = 0; tries < 64; tries++, mib += tries < 32 ? 1 : Math.ceil(mib / 64)) {
-      const req = {
-        format: p.format!, tree: trees[i], sizeBytes: mib * 2 ** 20, sectorBytes, startLba,
-        fsUuid: ctx.filesystemUuid(ids[i].uuid), label: p.fsLabel ?? ids[i].label, ctx, where: `partitions[${i}]`, readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks,
-      };
+      const req = fsRequest(i, mib * 2 ** 20, startLba);
       if (driver.fits) {
         if (driver.fits(req)) return mib;
         continue;
@@ -190,11 +195,7 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
     let region: PlannedRegion | undefined;
     if (p.format) {
       try {
-        region = FS_DRIVERS[p.format].plan({
-          format: p.format, tree: trees[i], sizeBytes: pl.sizeBytes, sectorBytes, startLba,
-          fsUuid: fsUuid!, label: p.fsLabel ?? ids[i].label, ctx, where, readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks,
-          shrinkToFit: !fixed[i],
-        });
+        region = FS_DRIVERS[p.format].plan(fsRequest(i, pl.sizeBytes, startLba));
       } catch (e) {
         if (fixed[i] && e instanceof MkdiskError && e.code === "E_FIT") tooSmall(i, fsMinimum(i), startLba, e);
         throw e;
