@@ -31,6 +31,13 @@ async function withTempOutput(body: (o: TempOutput, out: string) => Promise<void
   }
 }
 
+/** Aborts `o` and checks that neither the output nor the temporary file is left. */
+function abortLeavesNothing(o: TempOutput, out: string): void {
+  o.abort();
+  expect(existsSync(out)).toBe(false);
+  expect(existsSync(o.tempPath)).toBe(false);
+}
+
 describe("TempOutput background flush", () => {
   it("commit after flushes in flight gives exactly the bytes written", async () => {
     await withTempOutput(async (o, out) => {
@@ -56,9 +63,7 @@ describe("TempOutput background flush", () => {
       writeSync(o.fd, pattern(1 << 20, 3));
       o.flushEarly();
       await o.settle();
-      o.abort();
-      expect(existsSync(out)).toBe(false);
-      expect(existsSync(o.tempPath)).toBe(false);
+      abortLeavesNothing(o, out);
     });
   });
 
@@ -70,9 +75,7 @@ describe("TempOutput background flush", () => {
       o.flushEarly();
       await o.settle();
       expect(() => o.commit()).toThrow(/writing the output to disk failed: EBADF/);
-      o.abort();
-      expect(existsSync(out)).toBe(false);
-      expect(existsSync(o.tempPath)).toBe(false);
+      abortLeavesNothing(o, out);
     });
   });
 
@@ -89,9 +92,7 @@ describe("TempOutput background flush", () => {
       expect(err).toBeInstanceOf(MkdiskError);
       expect((err as MkdiskError).code).toBe("E_OUTPUT");
       expect((err as MkdiskError).message).toBe(`${out}: writing the output to disk failed: EBADF: bad file descriptor, fsync`);
-      o.abort();
-      expect(existsSync(out)).toBe(false);
-      expect(existsSync(o.tempPath)).toBe(false);
+      abortLeavesNothing(o, out);
     });
   });
 
