@@ -15,7 +15,7 @@ import { applyManifest, parseManifest } from "./tree/manifest.js";
 import { MkdiskError, fail } from "./bin/errors.js";
 import { formatUuid } from "./bin/guid.js";
 import { BuildContext, defaultSeed } from "./context/index.js";
-import { flushingProgress, namingOutput, openTempOutput, type TempOutput } from "./io/output.js";
+import { abortAll, commitAll, flushingProgress, namingOutput, openTempOutput, type TempOutput } from "./io/output.js";
 import { pump, type PumpProgress } from "./io/pump.js";
 import type { ImageSink } from "./io/sink.js";
 import { planDisk, type DiskPlan } from "./layout/plan.js";
@@ -167,12 +167,10 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
     await pump(plan.extents(), plan.totalBytes, sinks, flushingProgress(temps, opts.progress));
     digestResult = digest?.result;
     if (streamed) streamed.sha256 = await streamed.out.end();
-    for (const t of temps) await t.settle();
-    for (const t of temps) t.commit();
+    await commitAll(temps);
   } catch (e) {
     for (const s of sinks) await Promise.resolve(s.abort?.()).catch(() => {});
-    for (const t of temps) await t.settle();
-    for (const t of temps) t.abort();
+    await abortAll(temps);
     throw namingOutput(e, opts.outputs.filter((o) => o.path !== STDOUT).map((o) => o.path));
   }
   const outputs: { format: OutputFormat; path: string; sha256?: string }[] = [];

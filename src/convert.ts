@@ -8,7 +8,7 @@ import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { MkdiskError } from "./bin/errors.js";
 import { BuildContext } from "./context/index.js";
 import type { Extent } from "./io/extent.js";
-import { flushingProgress, namingOutput, openTempOutput } from "./io/output.js";
+import { abortAll, commitAll, flushingProgress, namingOutput, openTempOutput } from "./io/output.js";
 import { pump } from "./io/pump.js";
 import type { OutputFormat } from "./layout/schema.js";
 import { createSink } from "./outputs.js";
@@ -67,12 +67,10 @@ export async function convertImage(opts: ConvertOptions): Promise<{ format: Inpu
   try {
     sink = await createSink({ format: opts.format, compress: opts.compress, clusterSize: opts.clusterSize }, t.fd, ctx, opts.workers);
     await pump(extents, virtualBytes, [sink], flushingProgress([t]));
-    await t.settle();
-    t.commit();
+    await commitAll([t]);
   } catch (e) {
     await Promise.resolve(sink?.abort?.()).catch(() => {});
-    await t.settle();
-    t.abort();
+    await abortAll([t]);
     throw namingOutput(e, [opts.output]);
   } finally {
     close();

@@ -75,7 +75,16 @@ export interface TempOutput {
   flushEarly(): void;
   /** Resolves when no background flush is in flight (call before commit or abort). */
   settle(): Promise<void>;
-  /** fsync, close and rename into place. */
+  /**
+   * Makes the bytes durable: reports a failed background flush, then fsync
+   * and close. A full disk or an I/O error shows here at the latest.
+   */
+  sync(): void;
+  /** Fails if the output appeared during the build and `force` is not set (the temporary file is then removed). */
+  checkTarget(): void;
+  /** Renames the synced temporary file into place and makes the rename durable. */
+  publish(): void;
+  /** sync, checkTarget, publish: one output. Several: see commitAll. */
   commit(): void;
   /** close and remove. */
   abort(): void;
@@ -133,6 +142,7 @@ export function openTempOutput(path: string, force: boolean): TempOutput {
   let open = true;
   let flushing: Promise<void> | undefined;
   let flushError: NodeJS.ErrnoException | undefined;
+  const failed = (what: string, err: NodeJS.ErrnoException) => outputFailure(what, err, path);
   return {
     fd,
     tempPath,
@@ -150,8 +160,7 @@ export function openTempOutput(path: string, force: boolean): TempOutput {
     async settle() {
       while (flushing) await flushing;
     },
-    commit() {
-      const failed = (what: string, err: NodeJS.ErrnoException) => outputFailure(what, err, path);
+    sync() {
       if (flushError) throw failed("writing the output to disk", flushError);
       // Delayed allocation, quotas and network file systems can report a full
       // disk or an I/O error only here.
@@ -163,11 +172,16 @@ export function openTempOutput(path: string, force: boolean): TempOutput {
       } catch (e) {
         throw failed("writing the output to disk", e as NodeJS.ErrnoException);
       }
-      // Re-check just before replacing: the output may have appeared meanwhile.
+    },
+    checkTarget() {
+      // Re-checked just before replacing: the output may have appeared meanwhile.
       if (!force && existsSync(path)) {
         this.abort();
         throw new MkdiskError("E_OUTPUT", `output appeared during the build; pass --force to replace it`, path);
       }
+    },
+    publish() {
+      this.checkTarget();
       try {
         renameSync(tempPath, path);
       } catch (e) {
@@ -175,6 +189,10 @@ export function openTempOutput(path: string, force: boolean): TempOutput {
       }
       live.delete(tempPath);
       syncDirectory(dirname(path));
+    },
+    commit() {
+      this.sync();
+      this.publish();
     },
     abort() {
       if (open) {
@@ -185,6 +203,27 @@ export function openTempOutput(path: string, force: boolean): TempOutput {
       live.delete(tempPath);
     },
   };
+}
+
+/**
+ * Puts several outputs of one build in place, close to all or nothing: every
+ * one is synced (where a full disk or a failing device shows) and checked
+ * for an output that appeared meanwhile before any is renamed. So those
+ * failures leave every earlier output as it was; only a failed rename, after
+ * others succeeded, can leave some outputs replaced and not others. Waits for
+ * background flushes first. On failure, call abortAll.
+ */
+export async function commitAll(temps: readonly TempOutput[]): Promise<void> {
+  for (const t of temps) await t.settle();
+  for (const t of temps) t.sync();
+  for (const t of temps) t.checkTarget();
+  for (const t of temps) t.publish();
+}
+
+/** Waits for background flushes, then closes and removes every temporary file not yet in place. */
+export async function abortAll(temps: readonly TempOutput[]): Promise<void> {
+  for (const t of temps) await t.settle();
+  for (const t of temps) t.abort();
 }
 
 /** Writes a small text file (a manifest) through a temporary file and rename. */

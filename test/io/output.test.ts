@@ -5,9 +5,9 @@
  * at the output path, never races commit or abort, and is started on schedule.
  */
 import { describe, expect, it } from "vitest";
-import { closeSync, existsSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, readdirSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { EARLY_FLUSH_BYTES, flushingProgress, openTempOutput, type TempOutput } from "../../src/io/output.js";
+import { abortAll, commitAll, EARLY_FLUSH_BYTES, flushingProgress, openTempOutput, type TempOutput } from "../../src/io/output.js";
 import { pump } from "../../src/io/pump.js";
 import { bytesExtent } from "../../src/io/extent.js";
 import type { ImageSink } from "../../src/io/sink.js";
@@ -96,9 +96,59 @@ describe("TempOutput background flush", () => {
     });
   });
 
+  it("commitAll replaces no output when a later one fails to sync (a full or failing disk)", async () => {
+    const t = tempDir();
+    try {
+      const outs = ["a.img", "b.img", "c.img"].map((n) => join(t.path, n));
+      for (const p of outs) writeFileSync(p, "old\n");
+      const temps = outs.map((p) => openTempOutput(p, true));
+      temps.forEach((o, i) => writeSync(o.fd, Buffer.from(`new ${i}\n`)));
+      closeSync(temps[1]!.fd); // its fsync now fails with EBADF, as a full disk would make it fail
+      let err: unknown;
+      try {
+        await commitAll(temps);
+      } catch (e) {
+        err = e;
+        await abortAll(temps);
+      }
+      expect((err as MkdiskError).message).toBe(`${outs[1]}: writing the output to disk failed: EBADF: bad file descriptor, fsync`);
+      for (const p of outs) expect(readFileSync(p, "utf8")).toBe("old\n");
+      expect(readdirSync(t.path).sort()).toEqual(["a.img", "b.img", "c.img"]);
+      // The same three outputs, none failing: every one is replaced.
+      const again = outs.map((p) => openTempOutput(p, true));
+      again.forEach((o, i) => writeSync(o.fd, Buffer.from(`new ${i}\n`)));
+      await commitAll(again);
+      outs.forEach((p, i) => expect(readFileSync(p, "utf8")).toBe(`new ${i}\n`));
+      expect(readdirSync(t.path).sort()).toEqual(["a.img", "b.img", "c.img"]);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it("commitAll replaces no output when a later one appeared during the build", async () => {
+    const t = tempDir();
+    try {
+      const [a, b] = ["a.img", "b.img"].map((n) => join(t.path, n));
+      const temps = [openTempOutput(a!, false), openTempOutput(b!, false)];
+      writeFileSync(b!, "someone else's\n");
+      let err: unknown;
+      try {
+        await commitAll(temps);
+      } catch (e) {
+        err = e;
+        await abortAll(temps);
+      }
+      expect((err as MkdiskError).message).toMatch(/output appeared during the build/);
+      expect(existsSync(a!)).toBe(false);
+      expect(readdirSync(t.path)).toEqual(["b.img"]);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it("flushingProgress starts a flush of every output each EARLY_FLUSH_BYTES of progress", () => {
     const calls: string[] = [];
-    const fake = (name: string): TempOutput => ({ fd: -1, tempPath: name, flushEarly: () => calls.push(name), settle: async () => {}, commit() {}, abort() {} });
+    const fake = (name: string): TempOutput => ({ fd: -1, tempPath: name, flushEarly: () => calls.push(name), settle: async () => {}, sync() {}, checkTarget() {}, publish() {}, commit() {}, abort() {} });
     const seen: number[] = [];
     const p = flushingProgress([fake("a"), fake("b")], (done) => seen.push(done));
     const M = EARLY_FLUSH_BYTES;
