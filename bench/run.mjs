@@ -134,12 +134,20 @@ function layout(path, parts, extra = {}) {
   writeFileSync(path, JSON.stringify({ seed: "0e9a6fe0-68f6-408c-bbeb-136054d20445", sourceDateEpoch: 1662046009, size: "auto", partitions: parts, ...extra }));
   return path;
 }
-const floor = (tree) => {
+const fileList = (tree) => {
   const list = join(work, `list-${Math.random().toString(36).slice(2)}.txt`);
   writeFileSync(list, listFiles(tree).map((f) => f.path).join("\0"));
   sh(`xargs -0 cat < ${list} > /dev/null`); // warm
-  return { name: "cat (copy floor)", cmd: `xargs -0 cat < ${list} > ${work}/floor.out` };
+  return list;
 };
+const floor = (tree) => ({ name: "cat (copy floor)", cmd: `xargs -0 cat < ${fileList(tree)} > ${work}/floor.out` });
+// What any Node program pays before disk-image work: starting Node, and the
+// same copy as `cat` done from Node (for jobs the C tools finish in about
+// the time Node takes to start).
+const nodeFloors = (tree) => [
+  { name: "node -e 0 (Node's start alone)", cmd: "node -e 0" },
+  { name: "Node copy of the same files", cmd: `node ${join(here, "node-copy.mjs")} ${fileList(tree)} ${work}/node-floor.out` },
+];
 // Before each contender: remove earlier outputs and flush the page cache's
 // dirty data, so no one pays for writing back another contender's output
 // (an fsync on ext4 waits for the whole journal transaction).
@@ -181,6 +189,7 @@ try {
     const L = layout(join(work, "esp.json"), [{ type: "esp", format: "vfat", size: "512M", copyFiles: ["/:/"] }]);
     const res = race([
       floor(esp),
+      ...nodeFloors(esp),
       { name: "mkdisk fat32", cmd: `node ${cli} --rootfs ${esp} --layout ${L} -o ${work}/m.img` },
       { name: "mkfs.vfat + mcopy", cmd: `mkfs.vfat -F 32 -i 12345678 -C ${work}/c.img 524288 >/dev/null && MTOOLS_SKIP_CHECK=1 mcopy -i ${work}/c.img -s -p -Q -m ${esp}/* ::/` },
     ], rounds, clean);
