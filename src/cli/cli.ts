@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { MkdiskError, type ErrorCode } from "../bin/errors.js";
 import { buildDisk, type OutputRequest } from "../build.js";
 import { VERSION } from "../version.js";
-import { checkOutputPath, removeTempFiles, writeTextAtomic } from "../io/output.js";
+import { checkOutputPath, outputsInPlace, removeTempFiles, writeTextAtomic } from "../io/output.js";
 import { OUTPUT_FORMATS, parseLayout, type OutputFormat } from "../layout/schema.js";
 
 export { VERSION };
@@ -237,7 +237,11 @@ const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
  */
 function onSignal(sig: NodeJS.Signals): void {
   removeTempFiles();
-  process.stderr.write(`\nmkdisk: interrupted (${sig}); no output was written\n`);
+  // A signal can land after some outputs are in place (while they are
+  // hashed for the manifest, or the manifest is written): say which.
+  const done = outputsInPlace();
+  const what = done.length === 0 ? "no output was written" : `already complete and in place: ${done.join(", ")}; nothing else was written`;
+  process.stderr.write(`\nmkdisk: interrupted (${sig}); ${what}\n`);
   for (const s of SIGNALS) process.off(s, onSignal);
   process.kill(process.pid, sig);
   process.exit(128 + (constants.signals[sig] ?? 0)); // not reached: the default action ends the process

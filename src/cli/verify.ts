@@ -4,12 +4,12 @@
  * directory and compares tree digest, disk, partition and output SHA-256.
  * Exit 0 when everything matches, 1 when anything differs.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { MkdiskError } from "../bin/errors.js";
 import { buildDisk } from "../build.js";
+import { scratchDirectory } from "../io/output.js";
 import { compareManifests, parseManifestJson } from "../manifest/index.js";
 import type { OutputFormat } from "../layout/schema.js";
 import type { MachineOptions } from "../ovf/index.js";
@@ -77,7 +77,8 @@ export async function verifyMain(argv: string[]): Promise<number> {
     const sha = createHash("sha256").update(bytes).digest("hex");
     if (sha !== want.ownershipManifestSha256) notes.push(`ownership manifest differs: ${want.ownershipManifestSha256} in the manifest, ${sha} given`);
   }
-  const dir = mkdtempSync(join(tmpdir(), "mkdisk-verify-"));
+  const scratch = scratchDirectory("mkdisk-verify-");
+  const dir = scratch.path;
   try {
     const rawPath = join(dir, "rebuilt.img");
     const outputs = want.outputs.map((o, i) => ({
@@ -115,6 +116,6 @@ export async function verifyMain(argv: string[]): Promise<number> {
     }
     return same ? 0 : 1;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    scratch.remove();
   }
 }

@@ -5,11 +5,17 @@
  * replaced only when `force` is set. Temporary files are removed on failure
  * and, through `removeTempFiles`, on Ctrl-C (the CLI installs the handler).
  */
-import { closeSync, existsSync, fdatasync, fsyncSync, openSync, renameSync, statfsSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fdatasync, fsyncSync, mkdtempSync, openSync, renameSync, rmSync, statfsSync, unlinkSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { MkdiskError } from "../bin/errors.js";
 
+/** Temporary outputs not yet renamed into place. */
 const live = new Set<string>();
+/** Scratch directories (see scratchDirectory). */
+const scratch = new Set<string>();
+/** Outputs renamed into place by this process, in order. */
+const placed: string[] = [];
 
 /**
  * An output error raised below the build (a sink writing to a file
@@ -41,6 +47,7 @@ export function outputFailure(what: string, err: NodeJS.ErrnoException, where?: 
   return new MkdiskError("E_OUTPUT", `${what} failed: ${err.message}${hint}`, where);
 }
 
+/** Removes every temporary output and scratch directory still there (on an error or a signal). */
 export function removeTempFiles(): void {
   for (const p of live) {
     try {
@@ -50,6 +57,33 @@ export function removeTempFiles(): void {
     }
   }
   live.clear();
+  for (const d of scratch) rmSync(d, { recursive: true, force: true });
+  scratch.clear();
+}
+
+/**
+ * The outputs this process has renamed into place that are still there
+ * (complete images: an interrupted build names them rather than claim that
+ * nothing was written). Outputs inside a removed scratch directory are not.
+ */
+export function outputsInPlace(): string[] {
+  return placed.filter((p) => existsSync(p));
+}
+
+/**
+ * A new temporary directory (under the system's), removed by `remove()` or,
+ * if the process is interrupted first, by removeTempFiles.
+ */
+export function scratchDirectory(prefix: string): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  scratch.add(path);
+  return {
+    path,
+    remove() {
+      rmSync(path, { recursive: true, force: true });
+      scratch.delete(path);
+    },
+  };
 }
 
 export function checkOutputPath(path: string, force: boolean): void {
@@ -188,6 +222,7 @@ export function openTempOutput(path: string, force: boolean): TempOutput {
         throw failed(`moving ${tempPath} into place`, e as NodeJS.ErrnoException);
       }
       live.delete(tempPath);
+      placed.push(path);
       syncDirectory(dirname(path));
     },
     commit() {

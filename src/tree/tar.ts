@@ -14,13 +14,13 @@
  * References: POSIX.1-2017 pax (ustar and extended headers); GNU tar manual,
  * "Basic Tar Format" (L/K types, base-256 numbers).
  */
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, openSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { createRequire } from "node:module";
 import type * as Fflate from "fflate";
 import { MkdiskError, fail } from "../bin/errors.js";
 import { compareBytes, utf8, utf8Decode } from "../bin/text.js";
+import { scratchDirectory } from "../io/output.js";
 import type { NodeType, Tree, TreeNode, Xattr } from "./types.js";
 
 const BLOCK = 512;
@@ -128,8 +128,8 @@ function isGzip(path: string): boolean {
 
 /** Inflates a .tar.gz into a temporary plain tar, streaming; returns its path and a cleanup. */
 function gunzipToTemp(path: string): { path: string; cleanup(): void } {
-  const dir = mkdtempSync(join(tmpdir(), "mkdisk-tar-"));
-  const out = join(dir, "rootfs.tar");
+  const scratch = scratchDirectory("mkdisk-tar-");
+  const out = join(scratch.path, "rootfs.tar");
   const ofd = openSync(out, "w");
   const ifd = openSync(path, "r");
   let error: Error | undefined;
@@ -156,10 +156,10 @@ function gunzipToTemp(path: string): { path: string; cleanup(): void } {
     closeSync(ofd);
   }
   if (error) {
-    rmSync(dir, { recursive: true, force: true });
+    scratch.remove();
     throw new MkdiskError("E_TREE", `not a valid gzip stream: ${error.message}`, path);
   }
-  return { path: out, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { path: out, cleanup: () => scratch.remove() };
 }
 
 export interface TarTree extends Tree {

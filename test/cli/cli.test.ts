@@ -4,7 +4,7 @@
  * half-written output, no leftover temporary files), exit statuses.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run, runOk, sha256File, tempDir } from "../helpers/tools.js";
@@ -121,43 +121,104 @@ describe("mkdisk CLI", () => {
     }
   });
 
+  /**
+   * Runs the CLI with `args` at the lowest priority (so this poller is not the
+   * one starved on a busy machine). Once `ready()` holds, freezes the build
+   * (SIGSTOP), checks `ready()` still holds, sends `sig` and lets it go on.
+   */
+  async function interruptWhen(args: string[], ready: () => boolean, sig: NodeJS.Signals, env: NodeJS.ProcessEnv = {}) {
+    const child = spawn("nice", ["-n", "19", process.execPath, CLI, ...args], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on("close", (code, signal) => res({ code, signal })));
+    let sent = false;
+    while (!sent) {
+      if (ready()) {
+        process.kill(child.pid!, "SIGSTOP");
+        if (ready()) sent = child.kill(sig);
+        process.kill(child.pid!, "SIGCONT");
+        if (!sent) break;
+      } else if (child.exitCode !== null) break;
+      else await new Promise((r) => setTimeout(r, 2));
+    }
+    const { code, signal } = await exited;
+    expect(sent, `the command ended before it could be interrupted (exit ${code}): ${stderr}`).toBe(true);
+    return { code, signal, stderr };
+  }
+
+  /** A directory with a 192 MiB rootfs (so the copy takes a while), an ext4 layout and an output directory holding an old disk.img. */
+  function bigBuild(name: string) {
+    const dir = join(tmp.path, name);
+    mkdirSync(join(dir, "root"), { recursive: true });
+    const chunk = Buffer.alloc(1 << 20, 0x5a);
+    writeFileSync(join(dir, "root/data"), Buffer.concat(Array.from({ length: 192 }, () => chunk)));
+    writeFileSync(join(dir, "layout.json"), JSON.stringify({ ...LAYOUT, partitions: [{ type: "root", format: "ext4", size: "384M" }] }));
+    const out = join(dir, "out");
+    mkdirSync(out);
+    writeFileSync(join(out, "disk.img"), "the previous image\n");
+    return { dir, out, args: ["--rootfs", join(dir, "root"), "--layout", join(dir, "layout.json"), "-o", join(out, "disk.img"), "--force"] };
+  }
+
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     it(`interrupted by ${sig} mid-write: removes its temporary file, keeps the existing output, dies by ${sig}`, async () => {
-      const dir = join(tmp.path, `signal-${sig}`);
-      mkdirSync(join(dir, "root"), { recursive: true });
-      // Enough data that the copy is still running when the signal arrives.
-      const chunk = Buffer.alloc(1 << 20, 0x5a);
-      writeFileSync(join(dir, "root/data"), Buffer.concat(Array.from({ length: 192 }, () => chunk)));
-      writeFileSync(join(dir, "layout.json"), JSON.stringify({ ...LAYOUT, partitions: [{ type: "root", format: "ext4", size: "384M" }] }));
-      const out = join(dir, "out");
-      mkdirSync(out);
-      writeFileSync(join(out, "disk.img"), "the previous image\n");
-      // At the lowest priority, so this poller is not the one starved on a busy machine.
-      const child = spawn("nice", ["-n", "19", process.execPath, CLI, "--rootfs", join(dir, "root"), "--layout", join(dir, "layout.json"), "-o", join(out, "disk.img"), "--force"], { stdio: ["ignore", "ignore", "pipe"] });
-      let stderr = "";
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on("close", (code, signal) => res({ code, signal })));
+      const { out, args } = bigBuild(`signal-${sig}`);
       // The temporary output appears once planning is done and the copy starts.
-      // Freeze the build there, check it is still mid-copy, then signal it and let it go on.
       const midCopy = () => readdirSync(out).some((n) => n.endsWith(".mkdisk-tmp"));
-      let sent = false;
-      while (!sent) {
-        if (midCopy()) {
-          process.kill(child.pid!, "SIGSTOP");
-          if (midCopy()) sent = child.kill(sig);
-          process.kill(child.pid!, "SIGCONT");
-          if (!sent) break;
-        } else if (child.exitCode !== null) break;
-        else await new Promise((r) => setTimeout(r, 2));
-      }
-      const { code, signal } = await exited;
-      expect(sent, `the build ended before it could be interrupted (exit ${code}): ${stderr}`).toBe(true);
+      const { code, signal, stderr } = await interruptWhen(args, midCopy, sig);
       expect({ code, signal }).toEqual({ code: null, signal: sig });
       expect(stderr).toContain(`mkdisk: interrupted (${sig}); no output was written`);
       expect(readdirSync(out)).toEqual(["disk.img"]);
       expect(readFileSync(join(out, "disk.img"), "utf8")).toBe("the previous image\n");
     });
   }
+
+  it("interrupted after the image is in place (while it is hashed for the manifest): says the image is complete, writes no manifest", async () => {
+    const { out, args } = bigBuild("signal-placed");
+    const manifest = join(out, "manifest.json");
+    // The image has replaced the old file and no temporary file is left: the build is hashing it.
+    const placed = () => {
+      const names = readdirSync(out);
+      return names.length === 1 && statSync(join(out, "disk.img")).size > 1024;
+    };
+    const { signal, stderr } = await interruptWhen([...args, "--manifest", manifest], placed, "SIGINT");
+    expect(signal).toBe("SIGINT");
+    expect(stderr).toContain(`mkdisk: interrupted (SIGINT); already complete and in place: ${join(out, "disk.img")}; nothing else was written`);
+    expect(readdirSync(out)).toEqual(["disk.img"]);
+    // The image is the one a build without interruption writes.
+    const again = join(out, "again.img");
+    expect(mkdisk([...args.slice(0, -3), "-o", again]).status).toBe(0);
+    expect(sha256File(join(out, "disk.img"))).toBe(sha256File(again));
+  });
+
+  it("interrupted mid-write from a .tar.gz rootfs: removes the inflated tar too", async () => {
+    const { dir, out, args } = bigBuild("signal-targz");
+    const tgz = join(dir, "root.tar.gz");
+    runOk("tar", ["-czf", tgz, "-C", join(dir, "root"), "."]);
+    const scratchRoot = join(dir, "tmp");
+    mkdirSync(scratchRoot);
+    const midCopy = () => readdirSync(out).some((n) => n.endsWith(".mkdisk-tmp"));
+    const withTar = [...args];
+    withTar[1] = tgz;
+    const { signal } = await interruptWhen(withTar, midCopy, "SIGHUP", { TMPDIR: scratchRoot });
+    expect(signal).toBe("SIGHUP");
+    expect(readdirSync(scratchRoot)).toEqual([]);
+    expect(readFileSync(join(out, "disk.img"), "utf8")).toBe("the previous image\n");
+  });
+
+  it("verify interrupted mid-rebuild removes its scratch directory", async () => {
+    const { dir, out, args } = bigBuild("signal-verify");
+    const manifest = join(dir, "manifest.json");
+    expect(mkdisk([...args, "--manifest", manifest]).status).toBe(0);
+    const scratchRoot = join(dir, "tmp");
+    mkdirSync(scratchRoot);
+    // The rebuild's temporary output exists inside mkdisk-verify-*.
+    const rebuilding = () => readdirSync(scratchRoot).some((d) => d.startsWith("mkdisk-verify-") && readdirSync(join(scratchRoot, d)).some((n) => n.endsWith(".mkdisk-tmp")));
+    const { signal, stderr } = await interruptWhen(["verify", "--manifest", manifest, "--rootfs", join(dir, "root")], rebuilding, "SIGTERM", { TMPDIR: scratchRoot });
+    expect(signal).toBe("SIGTERM");
+    expect(stderr).toContain("mkdisk: interrupted (SIGTERM); no output was written");
+    expect(readdirSync(scratchRoot)).toEqual([]);
+    expect(readdirSync(out)).toEqual(["disk.img"]);
+  });
 
   it("streams a vmdk to stdout through a pipe (-o -), byte for byte the file output", () => {
     const file = join(tmp.path, "file.vmdk");
