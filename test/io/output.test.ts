@@ -31,6 +31,17 @@ async function withTempOutput(body: (o: TempOutput, out: string) => Promise<void
   }
 }
 
+/** commitAll as a build calls it (abortAll on failure); returns the error, if any. */
+async function commitOrAbort(temps: TempOutput[]): Promise<unknown> {
+  try {
+    await commitAll(temps);
+    return undefined;
+  } catch (e) {
+    await abortAll(temps);
+    return e;
+  }
+}
+
 /** Aborts `o` and checks that neither the output nor the temporary file is left. */
 function abortLeavesNothing(o: TempOutput, out: string): void {
   o.abort();
@@ -104,13 +115,7 @@ describe("TempOutput background flush", () => {
       const temps = outs.map((p) => openTempOutput(p, true));
       temps.forEach((o, i) => writeSync(o.fd, Buffer.from(`new ${i}\n`)));
       closeSync(temps[1]!.fd); // its fsync now fails with EBADF, as a full disk would make it fail
-      let err: unknown;
-      try {
-        await commitAll(temps);
-      } catch (e) {
-        err = e;
-        await abortAll(temps);
-      }
+      const err = await commitOrAbort(temps);
       expect((err as MkdiskError).message).toBe(`${outs[1]}: writing the output to disk failed: EBADF: bad file descriptor, fsync`);
       for (const p of outs) expect(readFileSync(p, "utf8")).toBe("old\n");
       expect(readdirSync(t.path).sort()).toEqual(["a.img", "b.img", "c.img"]);
@@ -131,13 +136,7 @@ describe("TempOutput background flush", () => {
       const [a, b] = ["a.img", "b.img"].map((n) => join(t.path, n));
       const temps = [openTempOutput(a!, false), openTempOutput(b!, false)];
       writeFileSync(b!, "someone else's\n");
-      let err: unknown;
-      try {
-        await commitAll(temps);
-      } catch (e) {
-        err = e;
-        await abortAll(temps);
-      }
+      const err = await commitOrAbort(temps);
       expect((err as MkdiskError).message).toMatch(/output appeared during the build/);
       expect(existsSync(a!)).toBe(false);
       expect(readdirSync(t.path)).toEqual(["b.img"]);
