@@ -85,6 +85,19 @@ describe("ext4 example tree", () => {
         expect(r.status, r.out).toBe(0);
       });
 
+      it("grows offline with resize2fs past its group descriptor block (no resize inode), fsck-clean, every path intact", async () => {
+        // 96 MiB has one block of group descriptors (64 groups, 8 GiB); 40 GiB needs five.
+        const grown = join(t.path, holes ? "holes-grown.img" : "dense-grown.img");
+        runOk("cp", ["--sparse=always", img, grown]);
+        runOk("truncate", ["-s", "40G", grown]);
+        runOk("resize2fs", [grown]);
+        expect(runOk("dumpe2fs", ["-h", grown])).toMatch(/^Block count:\s+10485760$/m);
+        const r = fsck(grown);
+        expect(r.status, r.out).toBe(0);
+        const n = await withMount(grown, join(t.path, "mnt-grown"), () => compareMounted(tree, join(t.path, "mnt-grown"), ctx()));
+        expect(n).toBe(tree.nodeCount);
+      });
+
       it("debugfs stat: extents, flags, times", () => {
         const st = runOk("debugfs", ["-R", "stat /usr/sparse.bin", img]);
         expect(st).toMatch(/Flags: 0x80000/);
