@@ -16,6 +16,7 @@
  */
 import { closeSync, openSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { isUtf8 } from "node:buffer";
 import { createRequire } from "node:module";
 import type * as Fflate from "fflate";
 import { MkdiskError, fail } from "../bin/errors.js";
@@ -31,6 +32,16 @@ const F = {
   chksum: [148, 8], typeflag: [156, 1], linkname: [157, 100], magic: [257, 6], version: [263, 2],
   uname: [265, 32], gname: [297, 32], devmajor: [329, 8], devminor: [337, 8], prefix: [345, 155],
 } as const;
+
+/**
+ * A member's name or link target as text. Names are kept as UTF-8 strings
+ * here, so bytes that are not UTF-8 are refused rather than rewritten (to
+ * U+FFFD, which would silently change the name and merge distinct ones).
+ */
+function nameText(bytes: Uint8Array, what: string, where: string): string {
+  if (isUtf8(bytes)) return utf8Decode(bytes);
+  return fail("E_TREE", `${what} is not valid UTF-8 (${JSON.stringify(utf8Decode(bytes))}); mkdisk reads tar member names as UTF-8: pass the unpacked directory instead (ext4 keeps such names byte for byte, FAT cannot hold them)`, where);
+}
 
 function field(h: Uint8Array, f: readonly [number, number]): Uint8Array {
   const b = h.subarray(f[0], f[0] + f[1]);
@@ -225,7 +236,7 @@ function parseTar(path: string, display: string, asRoot: boolean): Tree {
         else {
           const d = data();
           const z = d.indexOf(0);
-          const s = utf8Decode(z < 0 ? d : d.subarray(0, z));
+          const s = nameText(z < 0 ? d : d.subarray(0, z), type === "L" ? "its GNU long name" : "its GNU long link target", where);
           if (type === "L") longName = s;
           else longLink = s;
         }
@@ -233,10 +244,10 @@ function parseTar(path: string, display: string, asRoot: boolean): Tree {
         continue;
       }
       index++;
-      const prefix = utf8Decode(field(h, F.prefix));
+      const prefix = nameText(field(h, F.prefix), "its name prefix", where);
       const isUstar = utf8Decode(h.subarray(257, 262)) === "ustar";
-      let name = rec.path ? utf8Decode(rec.path) : longName ?? (isUstar && prefix ? prefix + "/" : "") + utf8Decode(field(h, F.name));
-      const link = rec.linkpath ? utf8Decode(rec.linkpath) : longLink ?? utf8Decode(field(h, F.linkname));
+      let name = rec.path ? nameText(rec.path, "its pax path", where) : longName ?? (isUstar && prefix ? prefix + "/" : "") + nameText(field(h, F.name), "its name", where);
+      const link = rec.linkpath ? nameText(rec.linkpath, "its pax link target", where) : longLink ?? nameText(field(h, F.linkname), "its link target", where);
       pax = {};
       longName = longLink = undefined;
       const p = normPath(name, where);

@@ -6,6 +6,7 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, symlinkSync, linkSync, writeFileSync, truncateSync, statSync, utimesSync } from "node:fs";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MkdiskError } from "../../src/bin/errors.js";
 import { walkTree } from "../../src/tree/select.js";
@@ -120,6 +121,32 @@ describe("tar rootfs", () => {
     writeFileSync(notgz, Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]));
     expect(() => scanTar(notgz)).toThrow(MkdiskError);
     expect(size).toBeGreaterThan(0);
+  });
+
+  it("refuses names and link targets that are not UTF-8, in every format, rather than rewrite them", () => {
+    for (const [what, make] of [
+      ["name", (d: string) => writeFileSync(Buffer.concat([Buffer.from(join(d, "a")), Buffer.from([0xff, 0xfe])]), "x")],
+      ["long name", (d: string) => writeFileSync(Buffer.concat([Buffer.from(join(d, "l".repeat(120))), Buffer.from([0xff])]), "x")],
+      ["link target", (d: string) => symlinkSync(Buffer.from([0x74, 0xff]), join(d, "link"))],
+    ] as const) {
+      for (const format of ["ustar", "gnu", "pax"]) {
+        const d = join(tmp.path, `nonutf8-${what.replace(" ", "-")}-${format}`);
+        mkdirSync(d);
+        make(d);
+        const tar = `${d}.tar`;
+        const r = spawnSync("tar", [`--format=${format}`, "-C", d, "-cf", tar, "."]);
+        if (r.status !== 0) continue; // ustar cannot hold a 120-byte name without a prefix split
+        let err: unknown;
+        try {
+          scanTar(tar);
+        } catch (e) {
+          err = e;
+        }
+        expect(err, `${what} in ${format}`).toBeInstanceOf(MkdiskError);
+        expect((err as MkdiskError).code).toBe("E_TREE");
+        expect((err as Error).message).toMatch(/is not valid UTF-8 .*pass the unpacked directory instead/);
+      }
+    }
   });
 
   it("refuses a path that appears twice", () => {
