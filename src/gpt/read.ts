@@ -50,7 +50,19 @@ function decodeName(b: Uint8Array): string {
   return s;
 }
 
-export function readGpt(readAt: ReadAt, diskBytes: number, sectorBytes = 512): ReadGpt {
+/**
+ * The logical sector size a GPT was written for: 512 or 4096, found by where
+ * a header signature is (the primary at LBA 1, else the backup in the last
+ * sector); 512 when neither size shows one.
+ */
+export function detectSectorBytes(readAt: ReadAt, diskBytes: number): number {
+  for (const size of [512, 4096]) if (diskBytes >= 3 * size && sig(readAt(size, 8))) return size;
+  for (const size of [512, 4096]) if (diskBytes >= 3 * size && sig(readAt((Math.floor(diskBytes / size) - 1) * size, 8))) return size;
+  return 512;
+}
+
+/** Reads the GPT of a disk; the sector size is detected (detectSectorBytes) unless given. */
+export function readGpt(readAt: ReadAt, diskBytes: number, sectorBytes = detectSectorBytes(readAt, diskBytes)): ReadGpt {
   const problems: string[] = [];
   const mbr = readAt(0, 512);
   if (mbr.length < 512 || mbr[510] !== 0x55 || mbr[511] !== 0xaa) problems.push("protective MBR: no 0x55AA signature");

@@ -96,6 +96,26 @@ describe("mkdisk diff inside filesystems", () => {
     expect(content.endBytes - content.startBytes).toBe(1);
   });
 
+  it("explains a change inside a partition of a disk with 4096-byte sectors", async () => {
+    const a = join(tmp.path, "a4k");
+    makeTree(a);
+    const layout = { ...exampleLayout("root"), sectorSize: 4096, partitions: [{ type: "esp", format: "vfat", size: "260M", copyFiles: ["/boot:/", "/efi:/"] }, { type: "root", format: "ext4", size: "64M", fsLabel: "root", copyFiles: ["/:/"], excludeFiles: ["/boot/", "/efi/"] }] };
+    await build(layout, a, join(tmp.path, "A4k.img"));
+    const b = join(tmp.path, "b4k");
+    cpSync(a, b, { recursive: true });
+    renameSync(join(b, "boot/loader/loader.conf"), join(b, "boot/loader/loaded.conf"));
+    setTimes(b);
+    await build(layout, b, join(tmp.path, "B4k.img"));
+    const r = diffCli(join(tmp.path, "A4k.img"), join(tmp.path, "B4k.img"));
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(1);
+    const d = parse(r.stdout).differences;
+    const show = JSON.stringify(d, null, 1);
+    expect(d.length, show).toBe(1);
+    expect(d[0].area, show).toMatch(/vfat/);
+    expect(d[0].what, show).toMatch(/^directory \/loader entry "loader\.conf": /);
+  });
+
   it("diffs a 4 GiB image pair in under 200 MiB RSS", async () => {
     requireTool("/usr/bin/time");
     const a = join(tmp.path, "big-a");

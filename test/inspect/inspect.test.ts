@@ -47,6 +47,37 @@ describe("inspect", () => {
     expect(blk).toContain(`LABEL=${swap.filesystem.label}`);
   });
 
+  it("reads a disk with 4096-byte sectors as sfdisk reads it through a 4 KiB loop device", async () => {
+    const img4k = join(tmp.path, "4k.img");
+    await buildDisk({
+      layout: {
+        seed: "0e9a6fe0-68f6-408c-bbeb-136054d20445",
+        sectorSize: 4096,
+        partitions: [
+          { type: "esp", format: "vfat", size: "260M" },
+          { type: "swap", format: "swap", size: "4M" },
+        ],
+      },
+      outputs: [{ format: "raw", path: img4k }],
+    });
+    const r = inspectImage(img4k);
+    expect(r.sectorBytes).toBe(4096);
+    expect(r.problems).toEqual([]);
+    const loop = runOk("losetup", ["-b", "4096", "-f", "--show", "-r", img4k]).trim();
+    let pt;
+    try {
+      pt = JSON.parse(runOk("sfdisk", ["--json", loop])).partitiontable;
+    } finally {
+      runOk("losetup", ["-d", loop]);
+    }
+    expect(pt.sectorsize).toBe(4096);
+    expect(r.diskGuid.toUpperCase()).toBe(pt.id);
+    expect(r.partitions.map((p) => [p.startLba, p.sizeBytes / 4096, p.typeGuid.toUpperCase(), p.uuid.toUpperCase(), p.label])).toEqual(
+      pt.partitions.map((p: Record<string, unknown>) => [p.start, p.size, p.type, p.uuid, p.name]),
+    );
+    expect(r.partitions.map((p) => p.filesystem?.type)).toEqual(["vfat", "swap"]);
+  });
+
   it("reports a damaged primary GPT and reads the backup", () => {
     const b = readFileSync(img);
     b[512 + 0x30] ^= 1; // LastUsableLBA: breaks HeaderCRC32
