@@ -9,7 +9,7 @@ import { parseUuid } from "../bin/guid.js";
 import type { BuildContext } from "../context/index.js";
 import { bytesExtent, concatStreams, shifted, type Extent, type PlannedRegion } from "../io/extent.js";
 import { encodeGpt, GPT_NAME_UNITS, type GptPartitionEntry } from "../gpt/gpt.js";
-import { GPT_ATTR, growsFileSystemByDefault, isRootType } from "../gpt/types.js";
+import { GPT_ATTR, growsFileSystemByDefault, isRootType, readOnlyByDefault } from "../gpt/types.js";
 import { parseCopyFiles, selectTree } from "../tree/select.js";
 import type { Tree } from "../tree/types.js";
 import { FS_DRIVERS, type FsRequest } from "./filesystems.js";
@@ -186,9 +186,11 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
       if (on) attributes |= 1n << bit;
     };
     setBit(GPT_ATTR.noAuto, p.noAuto);
-    setBit(GPT_ATTR.readOnly, p.readOnly);
-    // repart's default: bit 59 on root/usr/home/srv/var/tmp/xbootldr unless read-only (an explicit false clears it).
-    setBit(GPT_ATTR.growFileSystem, p.growFileSystem ?? (growsFileSystemByDefault(p.type) && !p.readOnly));
+    // repart's defaults: verity hash partitions read-only; bit 59 on root/usr/home/srv/var/tmp/xbootldr
+    // unless read-only (an explicit false clears either).
+    const readOnly = p.readOnly ?? readOnlyByDefault(p.type);
+    setBit(GPT_ATTR.readOnly, readOnly);
+    setBit(GPT_ATTR.growFileSystem, p.growFileSystem ?? (growsFileSystemByDefault(p.type) && !readOnly));
     for (const b of p.attributeBits) attributes |= 1n << BigInt(b);
     const fsUuid = p.format ? ctx.filesystemUuid(ids[i].uuid) : undefined;
     const where = `partitions[${i}]`;

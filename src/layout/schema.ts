@@ -166,10 +166,10 @@ function parsePartition(p: unknown, index: number, arch: Architecture): Partitio
   const w = `partitions[${index}]`;
   if (!isObj(p)) fail("E_LAYOUT", `expected an object`, w);
   checkKeys(p, PARTITION_KEYS, w);
-  if (p.type === undefined) fail("E_LAYOUT", `"type" is required (esp, bios-boot, root, root-x86-64, root-arm64, linux-generic, swap, xbootldr, home, var, srv, tmp, or a type GUID)`, `${w}.type`);
+  if (p.type === undefined) fail("E_LAYOUT", `"type" is required (esp, bios-boot, root, usr, root-verity, root-x86-64, root-arm64, linux-generic, swap, xbootldr, home, var, srv, tmp, any type systemd names, or a type GUID)`, `${w}.type`);
   const typeName = str(p.type, `${w}.type`);
   const type = resolveType(typeName, arch);
-  if (!type) fail("E_LAYOUT", `unknown partition type "${typeName}"; use esp, bios-boot, root, root-x86-64, root-arm64, linux-generic, swap, xbootldr, home, var, srv, tmp, or a type GUID`, `${w}.type`);
+  if (!type) fail("E_LAYOUT", `unknown partition type "${typeName}"; use esp, bios-boot, root, usr, root-verity, root-x86-64, root-arm64, linux-generic, swap, xbootldr, home, var, srv, tmp, any type systemd names (systemd-id128 show), or a type GUID`, `${w}.type`);
   const label = p.label === undefined ? undefined : str(p.label, `${w}.label`);
   const uuid = p.uuid === undefined ? undefined : parseUuid(str(p.uuid, `${w}.uuid`), `${w}.uuid`);
   const grow = p.grow === undefined ? false : bool(p.grow, `${w}.grow`);

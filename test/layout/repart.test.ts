@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MkdiskError } from "../../src/bin/errors.js";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { parseLayout } from "../../src/layout/schema.js";
+import { PARTITION_TYPES } from "../../src/gpt/types.js";
 import { requireTool, runOk, tempDir } from "../helpers/tools.js";
 import { buildRaw, planAndWriteSparse, repartDefinitions, runRepart, withLoop, SEED, sfdiskDump, type LayoutJson, type PartJson } from "./support.js";
 
@@ -134,6 +135,23 @@ describe("same partition table as systemd-repart", () => {
         { type: "esp", size: "1M" },
       ]),
       "attrs",
+    );
+  });
+
+  it("every type systemd 252 knows: the same default labels (the type's name), read-only verity, bit 59 where repart sets it", async () => {
+    // Each type by its mkdisk name; repart is given the GUID and names it from its own table.
+    const all = PARTITION_TYPES.map((t) => ({ type: t.name, size: "1M" }));
+    expect(all.length).toBe(136); // systemd-id128 show (252): 135 types besides its aliases (root, usr, root-verity, *-secondary …), plus bios-boot
+    for (let i = 0; i < all.length; i += 64) await compareWithRepart(L(all.slice(i, i + 64)), `types${i}`);
+    // The -verity and -verity-sig aliases resolve to the architecture's; an explicit readOnly wins.
+    await compareWithRepart(
+      L([
+        { type: "root-verity", size: "1M" },
+        { type: "usr-verity-sig", size: "1M" },
+        { type: "root-verity", size: "1M", readOnly: false },
+        { type: "user-home", size: "1M" },
+      ]),
+      "verity",
     );
   });
 

@@ -63,7 +63,7 @@ describe("layout.schema.json", () => {
     expect(schema.properties.architecture.enum).toEqual([...ARCHITECTURES]);
     expect(schema.properties.sectorSize.enum).toEqual([...SECTOR_SIZES]);
     const names = schema.$defs.partition.properties.type.anyOf[0].enum as string[];
-    expect([...names].sort()).toEqual([...PARTITION_TYPES.map((t) => t.name), "root", "usr"].sort());
+    expect([...names].sort()).toEqual([...PARTITION_TYPES.map((t) => t.name), "root", "usr", "root-verity", "root-verity-sig", "usr-verity", "usr-verity-sig"].sort());
   });
 
   it("every field has a description", () => {
