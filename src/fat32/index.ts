@@ -46,6 +46,11 @@ function checkOptions(o: Fat32Options): void {
   if (!Number.isSafeInteger(h) || h < 0 || h > 0xffffffff) fail("E_LAYOUT", `hidden sectors must be a u32, got ${h}`, "fat32.hiddenSectors");
 }
 
+/** About the largest FAT32 volume: 2^32 - 1 sectors, or the most clusters of the largest cluster size (32 KiB), whichever is less. */
+function maxVolumeBytes(sectorBytes: number): number {
+  return Math.min(MAX_TOTAL_SECTORS * sectorBytes, MAX_CLUSTERS_FAT32 * 32768);
+}
+
 /** Cluster sizes tried for a size: mkfs.fat's choice first, then smaller ones down to one sector. */
 function clusterCandidates(sizeBytes: number, sectorBytes: number): number[] {
   const out: number[] = [];
@@ -117,7 +122,7 @@ export function planFat32(tree: Tree, opts: Fat32Options): PlannedRegion {
   const root = prepareTree(tree, { clamp: (t) => opts.ctx.clamp(t), followSymlinks: opts.followSymlinks ?? false, labelEntry: label.present });
   const choice = choose(root, opts.sizeBytes, opts.sectorBytes);
   if (!choice.ok) {
-    if (choice.reason === "big") fail("E_FIT", `${opts.sizeBytes} bytes is more than FAT32 can address with ${opts.sectorBytes}-byte sectors; make the partition smaller`, "fat32");
+    if (choice.reason === "big") fail("E_FIT", `${opts.sizeBytes} bytes is more than FAT32 can address with ${opts.sectorBytes}-byte sectors (at most about ${(maxVolumeBytes(opts.sectorBytes) / 2 ** 40).toFixed(1)} TiB); make the partition smaller`, "fat32");
     const min = minimumFor(root, opts.sectorBytes);
     const why = choice.reason === "full" ? "the files and directories do not fit" : `FAT32 needs at least ${MIN_CLUSTERS_FAT32} clusters`;
     fail("E_FIT", `${why} in ${opts.sizeBytes} bytes; the partition needs at least ${min} bytes (${(min / 1048576).toFixed(1)} MiB)`, "fat32");
@@ -138,5 +143,6 @@ export function planFat32(tree: Tree, opts: Fat32Options): PlannedRegion {
   };
 }
 
+export { fatLabelProblem } from "./names.js";
 export { defaultClusterBytes, layout } from "./geometry.js";
 export type { Geometry } from "./geometry.js";

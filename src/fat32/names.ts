@@ -165,7 +165,8 @@ export const NO_NAME_LABEL = "NO NAME    ";
  * mangle_fat_label): each non-ASCII code point becomes "_", the result is cut
  * to 11 characters and upper-cased (ASCII), and * ? . , ; : / \ | + = < > [ ] "
  * and control characters become "_". Space padded to 11 bytes. No label, or an
- * empty one, gives "NO NAME    " (mkfs.fat's default) and no label entry.
+ * empty one, or one that mangles to "NO NAME", gives "NO NAME    " (mkfs.fat's
+ * default) and, as mkfs.fat does, no label entry.
  */
 export function mangleLabel(label: string | undefined): { bytes: Uint8Array; present: boolean } {
   const out = new Uint8Array(11).fill(0x20);
@@ -178,6 +179,18 @@ export function mangleLabel(label: string | undefined): { bytes: Uint8Array; pre
     const code = c.charCodeAt(0);
     out[i] = '*?.,;:/\\|+=<>[]"'.includes(c) || code < 0x20 || code === 0x7f ? 0x5f : code;
   }
-  if (out.every((b) => b === 0x20)) return mangleLabel(undefined);
+  // mkfs.fat writes no label entry for an empty label or for its default name.
+  if (out.every((b) => b === 0x20) || String.fromCharCode(...out) === NO_NAME_LABEL) return mangleLabel(undefined);
   return { bytes: out, present: true };
+}
+
+/**
+ * Why a label cannot be a FAT volume label after mangling, or undefined: one
+ * that starts with a space is refused by mkfs.fat and read differently by
+ * fsck.fat and blkid.
+ */
+export function fatLabelProblem(label: string | undefined): string | undefined {
+  const m = mangleLabel(label);
+  if (m.present && m.bytes[0] === 0x20) return `FAT volume label ${JSON.stringify(label)} starts with a space, which mkfs.fat refuses and fsck.fat removes`;
+  return undefined;
 }

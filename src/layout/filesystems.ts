@@ -7,7 +7,8 @@ import type { Uuid } from "../bin/guid.js";
 import type { BuildContext } from "../context/index.js";
 import type { PlannedRegion } from "../io/extent.js";
 import { planSwap, SWAP_MIN_PAGES, SWAP_PAGE_BYTES } from "../swap/index.js";
-import { fat32MinimumSizeBytes, planFat32 } from "../fat32/index.js";
+import { fat32MinimumSizeBytes, fatLabelProblem, planFat32 } from "../fat32/index.js";
+import { fail } from "../bin/errors.js";
 import { ext4Fits, ext4MinimumSizeBytes, planExt4, type ReadDataRuns } from "../ext4/index.js";
 import type { Tree } from "../tree/types.js";
 import type { FsFormat } from "./schema.js";
@@ -61,18 +62,25 @@ const swap: FsDriver = {
   minimumBytes: () => SWAP_MIN_PAGES * SWAP_PAGE_BYTES,
 };
 
+/** The label a vfat partition gets, refused here (with the layout's location) when FAT cannot hold it. */
+function fatLabel(r: { label?: string; where: string }): string | undefined {
+  const problem = fatLabelProblem(r.label);
+  if (problem) fail("E_LAYOUT", `${problem}; set "fsLabel" (it defaults to the partition's label) without the leading space`, `${r.where}.fsLabel`);
+  return r.label;
+}
+
 const vfat: FsDriver = {
   plan: (r) =>
     planFat32(r.tree ?? EMPTY, {
       sizeBytes: r.sizeBytes,
       sectorBytes: r.sectorBytes as 512 | 4096,
       volumeId: fatVolumeId(r.fsUuid),
-      label: r.label,
+      label: fatLabel(r),
       ctx: r.ctx,
       hiddenSectors: r.startLba,
       followSymlinks: r.followSymlinks,
     }),
-  minimumBytes: (r) => fat32MinimumSizeBytes(r.tree ?? EMPTY, r.sectorBytes as 512 | 4096, { label: r.label, followSymlinks: r.followSymlinks }),
+  minimumBytes: (r) => fat32MinimumSizeBytes(r.tree ?? EMPTY, r.sectorBytes as 512 | 4096, { label: fatLabel(r), followSymlinks: r.followSymlinks }),
 };
 
 const ext4: FsDriver = {

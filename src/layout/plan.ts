@@ -88,7 +88,11 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
   });
   ids.forEach((a, i) => {
     const j = ids.findIndex((b) => uuidEquals(a.uuid, b.uuid));
-    if (j !== i) fail("E_LAYOUT", `uuid ${formatUuid(a.uuid)} is also used by partitions[${j}]; partition uuids must be unique`, `partitions[${i}].uuid`);
+    if (j === i) return;
+    // Blame a uuid the layout gives, not one derived from the seed.
+    const [given, derived] = layout.partitions[i].uuid === undefined ? [j, i] : [i, j];
+    const other = layout.partitions[derived].uuid === undefined ? `the uuid derived from the seed for partitions[${derived}]` : `also given to partitions[${derived}]`;
+    fail("E_LAYOUT", `uuid ${formatUuid(a.uuid)} is ${other}; partition uuids must be unique`, `partitions[${given}].uuid`);
   });
   const diskGuid = ctx.diskGuid();
   if (ids.some((x) => uuidEquals(x.uuid, diskGuid))) fail("E_LAYOUT", `a partition uuid equals the disk GUID`, "partitions");
@@ -152,7 +156,7 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
     // (ext4's journal), or it is too large for the format: then the driver's
     // error says why.
     const up = fittingSize(i, size + 1, startLba);
-    if (up === undefined) throw original;
+    if (up === undefined) throw new MkdiskError(original.code, original.message, `partitions[${i}].size`);
     const down = fittingSize(i, fsMin, startLba);
     const advice = down !== undefined && down * 2 ** 20 < size ? `Lower "size" to ${down}M, or raise it to ${up}M.` : `Raise "size" to ${up}M.`;
     return fail("E_FIT", `the ${p.format} content does not fit in ${formatSize(size)}, although it fits in ${formatSizeExact(fsMin)}: the filesystem's metadata grows in steps with the size (ext4's journal). ${advice}`, `partitions[${i}].size`);

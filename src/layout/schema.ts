@@ -170,8 +170,13 @@ function parsePartition(p: unknown, index: number, arch: Architecture): Partitio
   const typeName = str(p.type, `${w}.type`);
   const type = resolveType(typeName, arch);
   if (!type) fail("E_LAYOUT", `unknown partition type "${typeName}"; use esp, bios-boot, root, usr, root-verity, root-x86-64, root-arm64, linux-generic, swap, xbootldr, home, var, srv, tmp, any type systemd names (systemd-id128 show), or a type GUID`, `${w}.type`);
+  if (/^0{8}-0{4}-0{4}-0{4}-0{12}$/.test(type.guid)) {
+    fail("E_LAYOUT", `the all-zero type GUID marks an unused GPT entry: firmware, the kernel and sgdisk would not see this partition; use "linux-generic" or the type you mean`, `${w}.type`);
+  }
   const label = p.label === undefined ? undefined : str(p.label, `${w}.label`);
+  if (label?.includes("\u0000")) fail("E_LAYOUT", `the label holds U+0000, which ends a GPT name: what follows would be lost`, `${w}.label`);
   const uuid = p.uuid === undefined ? undefined : parseUuid(str(p.uuid, `${w}.uuid`), `${w}.uuid`);
+  if (uuid?.every((b) => b === 0)) fail("E_LAYOUT", `the all-zero UUID is not a valid partition UUID (the GPT uses zero for "no value"); leave "uuid" out to derive one from the seed`, `${w}.uuid`);
   const grow = p.grow === undefined ? false : bool(p.grow, `${w}.grow`);
   let minBytes: number | undefined;
   let maxBytes: number | undefined;

@@ -167,6 +167,10 @@ describe("names", () => {
     expect(l("über")).toBe("_BER       ");
     expect(l(undefined)).toBe("NO NAME    ");
     expect(mangleLabel("").present).toBe(false);
+    // mkfs.fat writes no root-directory label entry for its default name either.
+    expect(mangleLabel("no name").present).toBe(false);
+    expect(mangleLabel("NO NAME").present).toBe(false);
+    expect(mangleLabel("NO NAMES").present).toBe(true);
   });
   test("case folding covers ASCII and Latin-1 only", () => {
     expect(foldName("abcÿé")).toBe("ABC\u0178É");
