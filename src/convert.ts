@@ -5,7 +5,7 @@
  * sparse one.
  */
 import { closeSync, openSync, readSync, statSync } from "node:fs";
-import { MkdiskError } from "./bin/errors.js";
+import { fail, MkdiskError } from "./bin/errors.js";
 import { BuildContext } from "./context/index.js";
 import type { Extent } from "./io/extent.js";
 import { abortAll, commitAll, flushingProgress, namingOutput, openTempOutput } from "./io/output.js";
@@ -29,6 +29,9 @@ export interface ConvertOptions {
 
 export type InputFormat = "raw" | "qcow2" | "vmdk";
 
+/** How a text VMDK descriptor starts. */
+const DESCRIPTOR_FILE = "# Disk DescriptorFile";
+
 export function detectFormat(path: string): InputFormat {
   let fd: number;
   try {
@@ -37,10 +40,14 @@ export function detectFormat(path: string): InputFormat {
     throw new MkdiskError("E_IMAGE", `cannot open: ${(e as Error).message}`, path);
   }
   try {
-    const b = new Uint8Array(4);
-    const n = readSync(fd, b, 0, 4, 0);
-    if (n === 4 && b[0] === 0x51 && b[1] === 0x46 && b[2] === 0x49 && b[3] === 0xfb) return "qcow2"; // "QFI\xfb"
-    if (n === 4 && b[0] === 0x4b && b[1] === 0x44 && b[2] === 0x4d && b[3] === 0x56) return "vmdk"; // "KDMV"
+    const b = Buffer.alloc(DESCRIPTOR_FILE.length);
+    const n = readSync(fd, b, 0, b.length, 0);
+    if (n >= 4 && b[0] === 0x51 && b[1] === 0x46 && b[2] === 0x49 && b[3] === 0xfb) return "qcow2"; // "QFI\xfb"
+    if (n >= 4 && b[0] === 0x4b && b[1] === 0x44 && b[2] === 0x4d && b[3] === 0x56) return "vmdk"; // "KDMV"
+    if (n === b.length && b.toString("latin1") === DESCRIPTOR_FILE) {
+      // monolithicFlat, twoGbMaxExtent*, vmfs: the data is in other files the descriptor names.
+      fail("E_UNSUPPORTED", `a VMDK descriptor file (its data is in separate extent files); only single-file VMDKs are read: convert it to one first (e.g. qemu-img convert -O vmdk -o subformat=streamOptimized)`, path);
+    }
     return "raw";
   } finally {
     closeSync(fd);

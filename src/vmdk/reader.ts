@@ -29,6 +29,28 @@ export interface VmdkImage extends PlannedRegion {
 const MAX_GRAIN_SECTORS = 2048; // 1 MiB
 const MAX_GTES_PER_GT = 4096;
 
+/** Embedded descriptors are a few sectors; more is not read. */
+const MAX_DESCRIPTOR_SECTORS = 2048;
+
+/**
+ * A delta disk (a snapshot's child) holds only what changed: its other grains
+ * live in the parent, named by the embedded descriptor's parentCID and
+ * parentFileNameHint. Reading it alone would give zeros there, so it is
+ * refused, as a qcow2 with a backing file is.
+ */
+function refuseDelta(src: ReadAt, descriptorSector: number, descriptorSectors: number): void {
+  if (descriptorSector === 0 || descriptorSectors === 0) return;
+  if (descriptorSectors > MAX_DESCRIPTOR_SECTORS || (descriptorSector + descriptorSectors) * SECTOR_BYTES > src.sizeBytes) {
+    fail("E_IMAGE", `embedded descriptor (${descriptorSectors} sectors at sector ${descriptorSector}) lies outside the file or is implausibly large`, "SparseExtentHeader.descriptorOffset");
+  }
+  const text = Buffer.from(src.readAt(descriptorSector * SECTOR_BYTES, descriptorSectors * SECTOR_BYTES)).toString("latin1");
+  const parent = /^\s*parentCID\s*=\s*"?([0-9a-fA-F]+)"?/m.exec(text)?.[1];
+  if (parent !== undefined && parent.toLowerCase() !== "ffffffff") {
+    const hint = /^\s*parentFileNameHint\s*=\s*"([^"]*)"/m.exec(text)?.[1];
+    fail("E_UNSUPPORTED", `a delta disk (parentCID ${parent}${hint ? `, parent ${JSON.stringify(hint)}` : ""}): the grains it does not hold are in its parent; flatten it first (e.g. qemu-img convert into one image)`, "descriptor.parentCID");
+  }
+}
+
 export function openVmdk(src: ReadAt): VmdkImage {
   if (src.sizeBytes < SECTOR_BYTES) fail("E_IMAGE", `file is ${src.sizeBytes} bytes, shorter than a VMDK header`, "SparseExtentHeader");
   let h = SparseExtentHeader.decode(src.readAt(0, SECTOR_BYTES));
@@ -50,6 +72,7 @@ export function openVmdk(src: ReadAt): VmdkImage {
     if (gd === "end") fail("E_IMAGE", "footer gdOffset is GD_AT_END too", "footer.gdOffset");
   }
   if (gd === undefined) fail("E_IMAGE", "gdOffset out of range", "SparseExtentHeader.gdOffset");
+  refuseDelta(src, h.descriptorOffset, h.descriptorSize);
   if (h.version < 1 || h.version > 3) fail("E_UNSUPPORTED", `version ${h.version}`, "SparseExtentHeader.version");
   if (!isPow2(h.grainSize) || h.grainSize > MAX_GRAIN_SECTORS) fail("E_IMAGE", `grainSize ${h.grainSize} sectors is not a power of two up to ${MAX_GRAIN_SECTORS}`, "SparseExtentHeader.grainSize");
   if (h.numGTEsPerGT < 1 || h.numGTEsPerGT > MAX_GTES_PER_GT) fail("E_IMAGE", `numGTEsPerGT ${h.numGTEsPerGT} outside 1..${MAX_GTES_PER_GT}`, "SparseExtentHeader.numGTEsPerGT");

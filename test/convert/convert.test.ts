@@ -5,7 +5,7 @@
  * its sparse twin (zero clusters found by content).
  */
 import { spawnSync } from "node:child_process";
-import { writeFileSync, statSync } from "node:fs";
+import { existsSync, writeFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runOk, sha256File, tempDir } from "../helpers/tools.js";
@@ -83,6 +83,33 @@ describe("multi-format build and convert", () => {
       expect(sha256File(back)).toBe(sha256File(raw));
       expect(JSON.parse(mkdisk(["inspect", "--json", q]).stdout).partitions.length).toBe(2);
     }
+  });
+
+  it("refuses VMDKs whose data is elsewhere (descriptor files, delta disks) and writes nothing; reads their flattened parent", () => {
+    const parent = join(tmp.path, "parent.vmdk");
+    runOk("qemu-img", ["convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicSparse", raw, parent]);
+    const child = join(tmp.path, "child.vmdk");
+    runOk("qemu-img", ["create", "-q", "-f", "vmdk", "-b", parent, "-F", "vmdk", child]);
+    runOk("qemu-io", ["-f", "vmdk", "-c", "write -P 0x11 0 4096", child]);
+    const cases: [string, RegExp][] = [[child, /a delta disk \(parentCID [0-9a-f]+, parent ".*parent\.vmdk"\)/]];
+    for (const sub of ["monolithicFlat", "twoGbMaxExtentSparse"]) {
+      const d = join(tmp.path, `${sub}.vmdk`);
+      runOk("qemu-img", ["convert", "-f", "raw", "-O", "vmdk", "-o", `subformat=${sub}`, raw, d]);
+      cases.push([d, /a VMDK descriptor file \(its data is in separate extent files\)/]);
+    }
+    for (const [input, why] of cases) {
+      const out = join(tmp.path, "never.qcow2");
+      const r = spawnSync(process.execPath, [CLI, "convert", input, "-O", "qcow2", out], { encoding: "utf8" });
+      expect(r.status, `${input}: ${r.stderr}`).toBe(7);
+      expect(r.stderr).toMatch(why);
+      expect(existsSync(out)).toBe(false);
+      const i = spawnSync(process.execPath, [CLI, "inspect", input], { encoding: "utf8" });
+      expect(i.status, `inspect ${input}: ${i.stderr}`).toBe(7);
+    }
+    // The parent alone (parentCID ffffffff) is a whole disk.
+    const back = join(tmp.path, "from-parent.img");
+    mkdisk(["convert", parent, "-O", "raw", back]);
+    expect(sha256File(back)).toBe(sha256File(raw));
   });
 
   it("finds zero clusters by content: a dense copy converts to the same qcow2 as the sparse one", () => {
