@@ -26,6 +26,21 @@ export function l1SizeFor(virtualSizeBytes: number, clusterBytes: number): numbe
   return divCeil(virtualSizeBytes, clusterBytes * l2EntriesPerTable(clusterBytes));
 }
 
+/** qemu refuses to open an image whose L1 table is larger than this (32 MiB). */
+export const QCOW2_MAX_L1_BYTES = 32 << 20;
+
+/**
+ * Refuses a virtual size whose L1 table qemu would not open with this cluster
+ * size (small clusters on a large disk), naming the smallest cluster size
+ * that works.
+ */
+export function checkL1Size(virtualSizeBytes: number, clusterBytes: number): void {
+  if (l1SizeFor(virtualSizeBytes, clusterBytes) * 8 <= QCOW2_MAX_L1_BYTES) return;
+  let ok = clusterBytes;
+  while (ok < 2 << 20 && l1SizeFor(virtualSizeBytes, ok) * 8 > QCOW2_MAX_L1_BYTES) ok *= 2;
+  fail("E_LAYOUT", `a ${virtualSizeBytes}-byte disk with ${clusterBytes}-byte clusters needs an L1 table of ${l1SizeFor(virtualSizeBytes, clusterBytes) * 8} bytes, more than the 32 MiB qemu opens: use a cluster size of at least ${ok} bytes`, "qcow2 clusterSize");
+}
+
 /** A refcount block is one cluster of (1 << refcount_order)-bit entries: clusterBytes*8 >> order. */
 export const refcountsPerBlock = (clusterBytes: number) => (clusterBytes * 8) >> QCOW2_REFCOUNT_ORDER;
 

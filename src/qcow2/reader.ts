@@ -14,6 +14,7 @@ import {
   Qcow2Header, QCOW2_INCOMPAT_COMPRESSION_TYPE, QCOW2_INCOMPAT_CORRUPT, QCOW2_INCOMPAT_DIRTY, QCOW2_MAGIC, QCOW2_MAX_CLUSTER_BITS, QCOW2_MIN_CLUSTER_BITS,
 } from "./header.js";
 import { compressedOffsetBits, QCOW2_SECTOR_BYTES } from "./tables.js";
+import { QCOW2_MAX_L1_BYTES } from "./plan.js";
 
 /** Random access to an image file (a Node adapter lives outside the format module). */
 export interface ReadAt {
@@ -29,8 +30,6 @@ export interface Qcow2Image extends PlannedRegion {
   readAt(offsetBytes: number, lengthBytes: number): Uint8Array;
 }
 
-/** qemu's limit on the L1 table (32 MiB). */
-const MAX_L1_BYTES = 32 << 20;
 const TWO32 = 0x1_0000_0000;
 
 export function openQcow2(src: ReadAt): Qcow2Image {
@@ -58,7 +57,7 @@ export function openQcow2(src: ReadAt): Qcow2Image {
   const perTable = C / 8;
   const l1Needed = divCeil(sizeBytes, C * perTable);
   if (h.l1_size < l1Needed) fail("E_IMAGE", `l1_size ${h.l1_size} is smaller than the ${l1Needed} entries the virtual size needs`, where + ".l1_size");
-  if (l1Needed * 8 > MAX_L1_BYTES) fail("E_IMAGE", `L1 table of ${l1Needed} entries exceeds 32 MiB`, where + ".l1_size");
+  if (l1Needed * 8 > QCOW2_MAX_L1_BYTES) fail("E_IMAGE", `L1 table of ${l1Needed} entries exceeds 32 MiB`, where + ".l1_size");
   checkRange(src, h.l1_table_offset, l1Needed * 8, C, where + ".l1_table_offset");
 
   const x = compressedOffsetBits(h.cluster_bits);

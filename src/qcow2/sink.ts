@@ -25,7 +25,7 @@ import type { ImageSink } from "../io/sink.js";
 import type { Window } from "../io/windows.js";
 import { isAllZero } from "../io/zero.js";
 import { encodeHeaderCluster } from "./header.js";
-import { clusterBitsOf, l1SizeFor, l2EntriesPerTable, QCOW2_DEFAULT_CLUSTER_BYTES, refcountLayout, refcountsPerBlock } from "./plan.js";
+import { checkL1Size, clusterBitsOf, l1SizeFor, l2EntriesPerTable, QCOW2_DEFAULT_CLUSTER_BYTES, refcountLayout, refcountsPerBlock } from "./plan.js";
 import { compressedAdditionalSectors, compressedOffsetBits, setL2CompressedFast, setL2StandardFast } from "./tables.js";
 
 export interface Qcow2Options {
@@ -115,6 +115,7 @@ export class Qcow2Sink implements ImageSink {
     if (!Number.isSafeInteger(totalBytes) || totalBytes <= 0 || totalBytes % 512 !== 0) {
       fail("E_UNSUPPORTED", `qcow2 virtual size must be a positive multiple of 512 bytes, got ${totalBytes}`, "qcow2");
     }
+    checkL1Size(totalBytes, this.clusterBytes);
     this.virtualSizeBytes = totalBytes;
     if (this.compress) {
       this.ordered = new OrderedDeflate<number>({ framing: "raw", workers: this.workers }, (guestCluster, input, compressed) =>

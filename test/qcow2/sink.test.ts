@@ -83,3 +83,18 @@ describe("Qcow2Sink determinism", () => {
     }
   });
 });
+
+describe("qemu's 32 MiB L1 limit", () => {
+  it("512-byte clusters: a 128 GiB disk opens in qemu-img; 129 GiB is refused, as qemu-img create refuses it, naming a cluster size that works", async () => {
+    const G = 2 ** 30;
+    const data = [{ offsetBytes: 0, lengthBytes: 4096, source: { kind: "bytes" as const, bytes: new Uint8Array(4096).fill(7) } }];
+    const ok = join(dir.path, "l1-128g.qcow2");
+    await writeImage(ok, data, 128 * G, (fd) => new Qcow2Sink(fd, { clusterBytes: 512, workers: 1 }));
+    const check = qemuImg(["check", "-f", "qcow2", "--output=json", ok]);
+    expect(check.status, check.stderr).toBe(0);
+    expect(qemuImg(["create", "-f", "qcow2", "-o", "cluster_size=512", join(dir.path, "q.qcow2"), String(129 * G)]).status).not.toBe(0);
+    await expect(writeImage(join(dir.path, "l1-129g.qcow2"), data, 129 * G, (fd) => new Qcow2Sink(fd, { clusterBytes: 512, workers: 1 }))).rejects.toThrow(
+      /needs an L1 table of \d+ bytes, more than the 32 MiB qemu opens: use a cluster size of at least 1024 bytes/,
+    );
+  });
+});
