@@ -49,8 +49,8 @@ export function diffRanges(a: RandomReader, b: RandomReader): { ranges: [number,
   let truncated = false;
   for (let off = 0; off < size && !truncated; off += CHUNK) {
     const n = Math.min(CHUNK, size - off);
-    const x = pad(a.readAt(off, n), n);
-    const y = pad(b.readAt(off, n), n);
+    const x = pad(readWithin(a, off, n), n);
+    const y = pad(readWithin(b, off, n), n);
     if (Buffer.compare(x, y) === 0) continue;
     // Narrow down by 4 KiB blocks, then bytes.
     for (let s = 0; s < n; s += 4096) {
@@ -73,6 +73,12 @@ export function diffRanges(a: RandomReader, b: RandomReader): { ranges: [number,
     }
   }
   return { ranges, truncated };
+}
+
+/** Up to `n` bytes at `off`, cut at the image's end (qcow2 and VMDK readers refuse reads past it; the shorter image reads as zeros there). */
+function readWithin(r: RandomReader, off: number, n: number): Uint8Array {
+  const len = Math.min(n, r.virtualBytes - off);
+  return len > 0 ? r.readAt(off, len) : new Uint8Array(0);
 }
 
 function pad(u: Uint8Array, n: number): Buffer {
@@ -119,7 +125,7 @@ function splitAtBoundaries(ranges: [number, number][], g: ReadGpt | undefined, d
   const s = g.sectorBytes;
   const lastLba = Math.floor(diskBytes / s) - 1;
   const arrSectors = (128 * GPT_ENTRY_SIZE) / s;
-  const cuts = [512, s, 2 * s, (2 + arrSectors) * s, (lastLba - arrSectors) * s, lastLba * s];
+  const cuts = [512, s, 2 * s, (2 + arrSectors) * s, (lastLba - arrSectors) * s, lastLba * s, diskBytes];
   for (const p of g.partitions) cuts.push(p.startLba * s, (p.endLba + 1) * s);
   cuts.sort((x, y) => x - y);
   const out: [number, number][] = [];
@@ -159,6 +165,10 @@ export function diffImages(pathA: string, pathB: string): DiffResult {
     // Ranges inside partitions go to the filesystem explainers, grouped by partition.
     const perPartition = new Map<number, [number, number][]>();
     for (const [s, e] of splitAtBoundaries(ranges, gA, a.virtualBytes)) {
+      if (s >= a.virtualBytes) {
+        differences.push({ area: "past the end of the first image", what: "bytes", startBytes: s, endBytes: e });
+        continue;
+      }
       const g = gA ? gptArea(gA, a.virtualBytes, s) : undefined;
       if (g) {
         const old = differences.find((d) => d.area === g.area && d.what === g.what);
@@ -180,7 +190,7 @@ export function diffImages(pathA: string, pathB: string): DiffResult {
       const pb = gB?.partitions.find((q) => q.number === num);
       const base = pa.startLba * gA!.sectorBytes;
       const size = (pa.endLba - pa.startLba + 1) * gA!.sectorBytes;
-      const sub = (r: RandomReader) => (o: number, l: number) => r.readAt(base + o, Math.max(0, Math.min(l, size - o)));
+      const sub = (r: RandomReader) => (o: number, l: number) => pad(readWithin(r, base + o, Math.max(0, Math.min(l, size - o))), Math.max(0, Math.min(l, size - o)));
       const fs = probeFs(sub(a), size);
       const area = `partition ${num} (${pa.label || pa.typeName || pa.typeGuid})${fs.type !== "unknown" ? " " + fs.type : ""}`;
       const same = pb && pb.startLba === pa.startLba;

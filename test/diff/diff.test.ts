@@ -116,6 +116,27 @@ describe("mkdisk diff inside filesystems", () => {
     expect(d[0].what, show).toMatch(/^directory \/loader entry "loader\.conf": /);
   });
 
+  it("compares a qcow2 or VMDK with a larger disk: sizes differ, bytes past its end are named as such", async () => {
+    const a = join(tmp.path, "asize");
+    makeTree(a);
+    const small = { ...exampleLayout("root"), size: "160M" };
+    await build(small, a, join(tmp.path, "S.img"));
+    await build({ ...small, size: "192M" }, a, join(tmp.path, "L.img"));
+    for (const fmt of ["qcow2", "vmdk"]) {
+      const s = join(tmp.path, `S.${fmt}`);
+      runOk(process.execPath, [CLI, "convert", join(tmp.path, "S.img"), "-O", fmt, s, "--force"]);
+      const r = diffCli(s, join(tmp.path, "L.img"));
+      expect(r.stderr, fmt).toBe("");
+      expect(r.status, fmt).toBe(1);
+      const d = parse(r.stdout).differences;
+      expect(d.find((x) => x.area === "disk")?.detail).toBe(`${160 * 2 ** 20} vs ${192 * 2 ** 20}`);
+      const past = d.filter((x) => x.area === "past the end of the first image");
+      expect(past.length, JSON.stringify(d)).toBeGreaterThan(0); // the larger disk's backup GPT
+      for (const x of past) expect(x.startBytes).toBeGreaterThanOrEqual(160 * 2 ** 20);
+      for (const x of d.filter((y) => y.area.startsWith("GPT backup"))) expect(x.endBytes).toBeLessThanOrEqual(160 * 2 ** 20);
+    }
+  });
+
   it("diffs a 4 GiB image pair in under 200 MiB RSS", async () => {
     requireTool("/usr/bin/time");
     const a = join(tmp.path, "big-a");
