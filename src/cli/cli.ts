@@ -101,9 +101,25 @@ const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   diff: async (a) => (await import("./diff.js")).diffMain(a),
 };
 
+/**
+ * The subcommands print text: when its reader stops early (`mkdisk diff A B |
+ * head`) the pipe closes, and they stop as text tools stopped by SIGPIPE do
+ * (exit 141, temporary files removed) rather than with a stack trace.
+ */
+function stopOnClosedPipe(): void {
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    removeTempFiles();
+    process.exit(128 + (constants.signals.SIGPIPE ?? 13));
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const sub = argv[0] !== undefined && Object.hasOwn(SUBCOMMANDS, argv[0]) ? SUBCOMMANDS[argv[0]] : undefined;
-  if (sub) return sub(argv.slice(1));
+  if (sub) {
+    stopOnClosedPipe();
+    return sub(argv.slice(1));
+  }
   if (argv[0] === "build") argv = argv.slice(1);
   let parsed;
   try {

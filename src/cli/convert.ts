@@ -35,6 +35,7 @@ export async function convertMain(argv: string[]): Promise<number> {
   }
   const [input, output, ...rest] = p.positionals;
   if (!input || !output || rest.length) throw new MkdiskError("E_USAGE", "expected IN and OUT (see mkdisk convert --help)");
+  if (output === "-") throw new MkdiskError("E_USAGE", `convert writes a file, not standard output: give OUT a name ("./-" for a file called "-")`);
   const fmt = p.values["output-format"];
   if (!fmt || !(OUTPUT_FORMATS as readonly string[]).includes(fmt)) throw new MkdiskError("E_USAGE", `-O takes ${OUTPUT_FORMATS.join(", ")}`);
   if (p.values.workers !== undefined && !/^[1-9]\d*$/.test(p.values.workers)) throw new MkdiskError("E_USAGE", "--workers takes a positive whole number");

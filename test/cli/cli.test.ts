@@ -250,6 +250,21 @@ describe("mkdisk CLI", () => {
     expect(raw.stdout).toBe("");
   });
 
+  it("a subcommand whose reader closes the pipe stops quietly (exit 141, no stack trace); convert refuses \"-\" as OUT", () => {
+    const img = join(tmp.path, "pipe.img");
+    expect(mkdisk(["--rootfs", join(tmp.path, "root"), "--layout", layoutPath(), "-o", img]).status).toBe(0);
+    for (const args of [["diff", img, img], ["inspect", img], ["inspect", "--json", img]]) {
+      // The reader closes its end at once; Node takes longer than that to start, so every write finds the pipe closed.
+      const r = spawnSync("bash", ["-c", `"$@" 2>"${tmp.path}/pipe.err" | (exec 0<&-; sleep 1); echo "\${PIPESTATUS[0]}"`, "bash", process.execPath, CLI, ...args], { encoding: "utf8" });
+      expect(r.stdout.trim(), args.join(" ")).toBe("141");
+      expect(readFileSync(join(tmp.path, "pipe.err"), "utf8"), args.join(" ")).toBe("");
+    }
+    const c = mkdisk(["convert", img, "-O", "vmdk", "-"]);
+    expect(c.status).toBe(2);
+    expect(c.stderr).toMatch(/convert writes a file, not standard output/);
+    expect(existsSync("-")).toBe(false);
+  });
+
   it("exits 2 for usage errors and 3 for layout errors, naming the field", () => {
     expect(mkdisk(["--bogus"]).status).toBe(2);
     expect(mkdisk(["-o", "x.img"]).status).toBe(2);
