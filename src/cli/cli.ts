@@ -189,7 +189,8 @@ export async function main(argv: string[]): Promise<number> {
     const fmts = v.format.split(",").map((s) => s.trim()).filter((s) => s);
     for (const f of fmts) if (!(OUTPUT_FORMATS as readonly string[]).includes(f)) usage(`unknown format "${f}"; use ${OUTPUT_FORMATS.join(", ")}`);
     if (fmts.length === 0) usage("--format needs at least one format");
-    outputs = (fmts as OutputFormat[]).map((format) => ({ format, path: "", compress: format === "qcow2" ? v.compress : undefined }));
+    // --compress deflates qcow2 clusters, also the qcow2 inside a vagrant-libvirt box.
+    outputs = (fmts as OutputFormat[]).map((format) => ({ format, path: "", compress: format === "qcow2" || format === "vagrant-libvirt" ? v.compress : undefined }));
   } else {
     outputs = fromLayout.map((o) => ({ format: o.format, path: o.path ?? "", compress: v.compress ?? o.compress, clusterSize: o.clusterSize, machine: o.machine }));
   }
@@ -207,7 +208,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const missing = outputs.find((o) => !o.path);
   if (missing) usage(`no output path for format ${missing.format}: give -o OUT (or "path" in the layout's outputs)`);
-  if (v.compress && !outputs.some((o) => o.format === "qcow2" || o.format === "vmdk")) usage("--compress applies to qcow2 output");
+  if (v.compress && !outputs.some((o) => o.format === "qcow2" || o.format === "vagrant-libvirt" || o.format === "vmdk")) usage("--compress applies to qcow2 output (also inside a vagrant-libvirt box)");
 
   if (v.manifest !== undefined) checkOutputPath(v.manifest, v.force ?? false);
   const result = await buildDisk({

@@ -7,6 +7,7 @@
 import { fail } from "../bin/errors.js";
 import { parseUuid, type Uuid } from "../bin/guid.js";
 import { ARCHITECTURES, resolveType, type Architecture, type PartitionType } from "../gpt/types.js";
+import { checkMachine } from "../ovf/machine.js";
 import { parseSize } from "./units.js";
 
 export const FORMATS = ["vfat", "ext4", "swap"] as const;
@@ -258,6 +259,7 @@ function parseOutputs(v: unknown): OutputSpec[] {
       }
       if (m.firmware !== undefined) oneOf(m.firmware, ["bios", "efi"] as const, `${w}.machine.firmware`);
       if (m.controller !== undefined) oneOf(m.controller, ["sata", "ide"] as const, `${w}.machine.controller`);
+      checkMachine(m as OutputSpec["machine"], `${w}.machine`, "E_LAYOUT");
       out.machine = m as OutputSpec["machine"];
     }
     return out;

@@ -95,33 +95,45 @@ export const DEFAULT_MACHINE = {
 /** The VirtualBox MAC prefix (08:00:27). */
 export const VBOX_MAC_PREFIX = "080027";
 
-function intIn(v: unknown, lo: number, hi: number, where: string): number {
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < lo || v > hi) fail("E_USAGE", `expected a whole number from ${lo} to ${hi}, got ${JSON.stringify(v)}`, where);
+function intIn(v: unknown, lo: number, hi: number, where: string, code: "E_USAGE" | "E_LAYOUT"): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < lo || v > hi) fail(code, `expected a whole number from ${lo} to ${hi}, got ${JSON.stringify(v)}`, where);
   return v;
 }
 
-export function resolveMachine(opts: MachineOptions | undefined, ctx: BuildContext): Machine {
+/**
+ * Checks machine settings, with defaults filled in; `where` prefixes each
+ * field's location. The layout parser calls it (E_LAYOUT at
+ * outputs[i].machine); resolveMachine calls it for library callers (E_USAGE).
+ */
+export function checkMachine(opts: MachineOptions | undefined, where = "machine", code: "E_USAGE" | "E_LAYOUT" = "E_USAGE") {
   const o = opts ?? {};
   const name = o.name ?? DEFAULT_MACHINE.name;
-  if (typeof name !== "string" || name.length === 0 || [...name].length > 64) fail("E_USAGE", `machine name must be 1-64 characters`, "machine.name");
+  if (typeof name !== "string" || name.length === 0 || [...name].length > 64) fail(code, `machine name must be 1-64 characters`, `${where}.name`);
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) fail("E_USAGE", `machine name must not contain control characters`, "machine.name");
+  if (/[\u0000-\u001f\u007f]/.test(name)) fail(code, `machine name must not contain control characters`, `${where}.name`);
   const osType = o.osType ?? DEFAULT_MACHINE.osType;
   if (!Object.prototype.hasOwnProperty.call(OS_TYPES, osType)) {
-    fail("E_USAGE", `unknown VirtualBox OS type ${JSON.stringify(osType)}; use one of ${Object.keys(OS_TYPES).join(", ")}`, "machine.osType");
+    fail(code, `unknown VirtualBox OS type ${JSON.stringify(osType)}; use one of ${Object.keys(OS_TYPES).join(", ")}`, `${where}.osType`);
   }
   const firmware = o.firmware ?? DEFAULT_MACHINE.firmware;
-  if (firmware !== "bios" && firmware !== "efi") fail("E_USAGE", `firmware must be "bios" or "efi", got ${JSON.stringify(firmware)}`, "machine.firmware");
+  if (firmware !== "bios" && firmware !== "efi") fail(code, `firmware must be "bios" or "efi", got ${JSON.stringify(firmware)}`, `${where}.firmware`);
   const controller = o.controller ?? DEFAULT_MACHINE.controller;
-  if (controller !== "ide" && controller !== "sata") fail("E_USAGE", `controller must be "ide" or "sata", got ${JSON.stringify(controller)}`, "machine.controller");
+  if (controller !== "ide" && controller !== "sata") fail(code, `controller must be "ide" or "sata", got ${JSON.stringify(controller)}`, `${where}.controller`);
+  const cpus = intIn(o.cpus ?? DEFAULT_MACHINE.cpus, 1, 64, `${where}.cpus`, code);
+  const memoryMiB = intIn(o.memoryMiB ?? DEFAULT_MACHINE.memoryMiB, 4, 1 << 20, `${where}.memoryMiB`, code);
+  return { name, osType, firmware, controller, cpus, memoryMiB };
+}
+
+export function resolveMachine(opts: MachineOptions | undefined, ctx: BuildContext): Machine {
+  const { name, osType, firmware, controller, cpus, memoryMiB } = checkMachine(opts);
   const mac = ctx.namedUuid("ovf-mac");
   return {
     name,
     fileStem: name.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\./, "_"),
     osType,
     cimOsId: OS_TYPES[osType],
-    cpus: intIn(o.cpus ?? DEFAULT_MACHINE.cpus, 1, 64, "machine.cpus"),
-    memoryMiB: intIn(o.memoryMiB ?? DEFAULT_MACHINE.memoryMiB, 4, 1 << 20, "machine.memoryMiB"),
+    cpus,
+    memoryMiB,
     firmware,
     controller,
     machineUuid: ctx.namedUuid("ovf-machine-uuid"),

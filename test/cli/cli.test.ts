@@ -265,6 +265,23 @@ describe("mkdisk CLI", () => {
     expect(existsSync("-")).toBe(false);
   });
 
+  it("--compress reaches the qcow2 inside a vagrant-libvirt box", () => {
+    const boxes: Record<string, string> = {};
+    for (const flags of [[], ["--compress"]]) {
+      const box = join(tmp.path, `box${flags.length}.box`);
+      const r = mkdisk(["--rootfs", join(tmp.path, "root"), "--layout", layoutPath(), "-o", box, "--format", "vagrant-libvirt", ...flags]);
+      expect(r.status, r.stderr).toBe(0);
+      const x = join(tmp.path, `box${flags.length}-x`);
+      mkdirSync(x);
+      runOk("tar", ["-xzf", box, "-C", x, "box.img"]);
+      runOk("qemu-img", ["check", "-f", "qcow2", join(x, "box.img")]);
+      const map = JSON.parse(runOk("qemu-img", ["map", "-f", "qcow2", "--output=json", join(x, "box.img")])) as { data: boolean; offset?: number }[];
+      // qemu-img map shows compressed clusters as data without a host offset.
+      boxes[flags.length ? "compressed" : "plain"] = map.some((m) => m.data && m.offset === undefined) ? "compressed clusters" : "none";
+    }
+    expect(boxes).toEqual({ plain: "none", compressed: "compressed clusters" });
+  });
+
   it("exits 2 for usage errors and 3 for layout errors, naming the field", () => {
     expect(mkdisk(["--bogus"]).status).toBe(2);
     expect(mkdisk(["-o", "x.img"]).status).toBe(2);
