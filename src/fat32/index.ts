@@ -30,8 +30,14 @@ export interface Fat32Options {
   label?: string;
   /** Clamps file times (ctx.clamp) and stamps the label entry (ctx.fsTimeSec). */
   ctx: BuildContext;
-  /** false (default): a symlink is an E_TREE error; true: follow links that resolve inside the tree. */
+  /** false (default): a symlink is an E_TREE error; true: follow links that resolve inside the rootfs (see `rootfs`). */
   followSymlinks?: boolean;
+  /**
+   * The whole scanned tree when `tree` is a selection of it (copyFiles):
+   * followed symlinks resolve there, as they would on the running system.
+   * Default: `tree` itself.
+   */
+  rootfs?: Tree;
   /** BPB_HiddSec: sectors before the partition (its start LBA); default 0. */
   hiddenSectors?: number;
 }
@@ -107,10 +113,11 @@ function minimumFor(root: FatNode, sectorBytes: number): number {
 }
 
 /** Smallest partition (bytes, a multiple of the sector size) that holds `tree` as FAT32. */
-export function fat32MinimumSizeBytes(tree: Tree, sectorBytes: 512 | 4096, opts: { label?: string; followSymlinks?: boolean } = {}): number {
+export function fat32MinimumSizeBytes(tree: Tree, sectorBytes: 512 | 4096, opts: { label?: string; followSymlinks?: boolean; rootfs?: Tree } = {}): number {
   const root = prepareTree(tree, {
     clamp: (t) => t, // times do not change sizes
     followSymlinks: opts.followSymlinks ?? false,
+    rootfs: opts.rootfs?.root,
     labelEntry: mangleLabel(opts.label).present,
   });
   return minimumFor(root, sectorBytes);
@@ -119,7 +126,7 @@ export function fat32MinimumSizeBytes(tree: Tree, sectorBytes: 512 | 4096, opts:
 export function planFat32(tree: Tree, opts: Fat32Options): PlannedRegion {
   checkOptions(opts);
   const label = mangleLabel(opts.label);
-  const root = prepareTree(tree, { clamp: (t) => opts.ctx.clamp(t), followSymlinks: opts.followSymlinks ?? false, labelEntry: label.present });
+  const root = prepareTree(tree, { clamp: (t) => opts.ctx.clamp(t), followSymlinks: opts.followSymlinks ?? false, rootfs: opts.rootfs?.root, labelEntry: label.present });
   const choice = choose(root, opts.sizeBytes, opts.sectorBytes);
   if (!choice.ok) {
     if (choice.reason === "big") fail("E_FIT", `${opts.sizeBytes} bytes is more than FAT32 can address with ${opts.sectorBytes}-byte sectors (at most about ${(maxVolumeBytes(opts.sectorBytes) / 2 ** 40).toFixed(1)} TiB); make the partition smaller`, "fat32");

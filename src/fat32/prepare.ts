@@ -54,6 +54,13 @@ export interface PrepareOptions {
   /** BuildContext.clamp */
   clamp: (t: Timestamp) => Timestamp;
   followSymlinks: boolean;
+  /**
+   * The scanned tree's root, where followed links resolve: an absolute target
+   * from its root, a relative one from the link's directory there, so a link
+   * may lead anywhere in the rootfs, also outside what the partition copies
+   * (never outside the rootfs). Default: the partition's own tree.
+   */
+  rootfs?: TreeNode;
   /** A volume-label entry goes in the root directory. */
   labelEntry: boolean;
 }
@@ -61,8 +68,12 @@ export interface PrepareOptions {
 const bytesEq = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 const key11 = (n: Uint8Array) => String.fromCharCode(...n);
 
-/** Resolves a symlink inside the tree, returning the target node and its ancestor chain. */
-function resolveLink(link: TreeNode, chain: readonly TreeNode[], hops: number): { node: TreeNode; chain: TreeNode[] } {
+/**
+ * Resolves a symlink, returning the target node and its ancestor chain.
+ * `chain` is the link's directory and its ancestors, from the root the link
+ * resolves in; `within` names that root in errors.
+ */
+function resolveLink(link: TreeNode, chain: readonly TreeNode[], hops: number, within: string): { node: TreeNode; chain: TreeNode[] } {
   if (hops > MAX_SYMLINK_HOPS) fail("E_TREE", `too many levels of symbolic links`, link.path);
   const target = link.linkTarget ?? new Uint8Array(0);
   const text = decodeName(target, link.path);
@@ -72,21 +83,22 @@ function resolveLink(link: TreeNode, chain: readonly TreeNode[], hops: number): 
     const c = comps[i];
     if (c === "" || c === ".") continue;
     if (c === "..") {
-      if (cur.length === 1) fail("E_TREE", `symlink target "${text}" points outside the copied tree; FAT cannot hold symlinks, so only links inside the tree can be followed`, link.path);
+      if (cur.length === 1) fail("E_TREE", `symlink target "${text}" points outside ${within}; FAT cannot hold symlinks, so only links inside it can be followed`, link.path);
       cur.pop();
       continue;
     }
     const dir = cur[cur.length - 1];
     const enc = new TextEncoder().encode(c);
     let child = dir.children?.find((k) => bytesEq(k.name, enc));
-    if (!child) fail("E_TREE", `symlink target "${text}" does not exist inside the copied tree`, link.path);
+    if (!child) fail("E_TREE", `symlink target "${text}" does not exist in ${within}`, link.path);
     let childChain = [...cur, child];
     if (child.type === "symlink") {
-      const r = resolveLink(child, cur, hops + 1);
+      const r = resolveLink(child, cur, hops + 1, within);
       child = r.node;
       childChain = r.chain;
     }
-    if (i < comps.length - 1 && child.type !== "dir" && comps.slice(i + 1).some((x) => x !== "")) {
+    // Anything after a non-directory, even a trailing slash, is ENOTDIR.
+    if (i < comps.length - 1 && child.type !== "dir") {
       fail("E_TREE", `symlink target "${text}": ${child.path} is not a directory`, link.path);
     }
     cur = childChain;
@@ -94,20 +106,39 @@ function resolveLink(link: TreeNode, chain: readonly TreeNode[], hops: number): 
   return { node: cur[cur.length - 1], chain: cur };
 }
 
+/** The chain of directories from `root` down to the one holding the node at `path` in that tree. */
+function parentChain(root: TreeNode, path: string): TreeNode[] | undefined {
+  const chain = [root];
+  const comps = path.split("/").filter((c) => c);
+  for (const c of comps.slice(0, -1)) {
+    const enc = new TextEncoder().encode(c);
+    const next = chain[chain.length - 1].children?.find((k) => bytesEq(k.name, enc));
+    if (!next || next.type !== "dir") return undefined;
+    chain.push(next);
+  }
+  return chain;
+}
+
+/** A directory's identity for loop detection: its path in the scanned tree ("" for one copyFiles made up). */
+const treeKey = (n: TreeNode) => n.treePath ?? n.path;
+
 export function prepareTree(tree: Tree, opts: PrepareOptions): FatNode {
   /**
    * `chain`: real ancestors of `n` in the tree (for resolving relative links);
    * `open`: directories being visited (a followed link back into one is a loop).
    */
-  const visit = (n: TreeNode, name: string, path: string, chain: readonly TreeNode[], open: Set<TreeNode>, isRoot: boolean): FatNode => {
+  const visit = (n: TreeNode, name: string, path: string, chain: readonly TreeNode[], open: Set<string>, isRoot: boolean): FatNode => {
     let src = n;
     let srcChain = [...chain, n];
     if (n.type === "symlink") {
-      if (!opts.followSymlinks) fail("E_TREE", `is a symlink; FAT cannot hold symlinks (leave it out with the partition's "excludeFiles", which takes its path in the rootfs rather than this path in the partition, or set "followSymlinks": true to copy what it points to among the files the partition copies)`, path);
-      const r = resolveLink(n, chain, 0);
+      if (!opts.followSymlinks) fail("E_TREE", `is a symlink; FAT cannot hold symlinks (leave it out with the partition's "excludeFiles", which takes its path in the rootfs rather than this path in the partition, or set "followSymlinks": true to copy what it points to from the rootfs)`, path);
+      // Resolve where the link lives in the rootfs; links reached through a followed
+      // directory already have their rootfs chain.
+      const inRootfs = opts.rootfs && chain[0] !== opts.rootfs ? parentChain(opts.rootfs, treeKey(n)) : undefined;
+      const r = inRootfs ? resolveLink(n, inRootfs, 0, "the rootfs") : resolveLink(n, chain, 0, opts.rootfs ? "the rootfs" : "the copied tree");
       src = r.node;
       srcChain = r.chain;
-      if (open.has(src)) fail("E_TREE", `symlink leads back to ${src.path}, an enclosing directory: following it would never end`, path);
+      if (open.has(treeKey(src))) fail("E_TREE", `symlink leads back to ${treeKey(src)}, an enclosing directory: following it would never end`, path);
     }
     if (src.type !== "file" && src.type !== "dir") {
       fail("E_TREE", `is a ${src.type}; FAT holds only regular files and directories (exclude it)`, path);
@@ -127,14 +158,15 @@ export function prepareTree(tree: Tree, opts: PrepareOptions): FatNode {
       slots: 0,
     };
     if (src.type === "file") return { ...base, kind: "file", sizeBytes: src.sizeBytes };
-    open.add(src);
+    const key = treeKey(src);
+    if (key !== "") open.add(key);
     const kids = (src.children ?? []).map((c) => {
       const cname = decodeName(c.name, (path === "/" ? "" : path) + "/" + new TextDecoder().decode(c.name));
       const cpath = (path === "/" ? "" : path) + "/" + cname;
       validateLongName(cname, cpath);
       return visit(c, cname, cpath, srcChain, open, false);
     });
-    open.delete(src);
+    if (key !== "") open.delete(key);
     const dir: FatNode = { ...base, kind: "dir", sizeBytes: 0, children: kids };
     assignShortNames(dir);
     dir.slots = (isRoot ? (opts.labelEntry ? 1 : 0) : 2) + kids.reduce((s, k) => s + k.lfnEntries + 1, 0);

@@ -26,6 +26,8 @@ export interface FsRequest {
   /** Content-based hole detection for ext4 (a Node adapter injected by the caller). */
   readonly readDataRuns?: ReadDataRuns;
   readonly followSymlinks?: boolean;
+  /** The whole scanned tree, in which vfat resolves the symlinks it follows. */
+  readonly rootfs?: Tree;
   /** The size was computed by the layout, not fixed by the user: the file system may end short of it where it cannot fill it (ext4 just past a journal step). */
   readonly shrinkToFit?: boolean;
 }
@@ -38,6 +40,7 @@ export interface FsMinRequest {
   readonly where: string;
   readonly readDataRuns?: ReadDataRuns;
   readonly followSymlinks?: boolean;
+  readonly rootfs?: Tree;
 }
 
 export interface FsDriver {
@@ -79,8 +82,9 @@ const vfat: FsDriver = {
       ctx: r.ctx,
       hiddenSectors: r.startLba,
       followSymlinks: r.followSymlinks,
+      rootfs: r.rootfs,
     }),
-  minimumBytes: (r) => fat32MinimumSizeBytes(r.tree ?? EMPTY, r.sectorBytes as 512 | 4096, { label: fatLabel(r), followSymlinks: r.followSymlinks }),
+  minimumBytes: (r) => fat32MinimumSizeBytes(r.tree ?? EMPTY, r.sectorBytes as 512 | 4096, { label: fatLabel(r), followSymlinks: r.followSymlinks, rootfs: r.rootfs }),
 };
 
 const ext4: FsDriver = {

@@ -108,7 +108,7 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
   const fsMinimum = (i: number): number => {
     const p = layout.partitions[i];
     return p.format
-      ? FS_DRIVERS[p.format].minimumBytes({ tree: trees[i], sectorBytes, fsUuid: ctx.filesystemUuid(ids[i].uuid), label: p.fsLabel ?? ids[i].label, where: `partitions[${i}]`, readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks })
+      ? FS_DRIVERS[p.format].minimumBytes({ tree: trees[i], sectorBytes, fsUuid: ctx.filesystemUuid(ids[i].uuid), label: p.fsLabel ?? ids[i].label, where: `partitions[${i}]`, readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks, rootfs: tree })
       : 0;
   };
   /**
@@ -123,7 +123,7 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
     return {
       format: p.format!, tree: trees[i], sizeBytes, sectorBytes, startLba,
       fsUuid: ctx.filesystemUuid(ids[i].uuid), label: p.fsLabel ?? ids[i].label, ctx, where: `partitions[${i}]`, readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks,
-      shrinkToFit: !fixed[i],
+      rootfs: tree, shrinkToFit: !fixed[i],
     };
   };
   const fittingSize = (i: number, fromBytes: number, startLba: number): number | undefined => {

@@ -76,7 +76,7 @@ const decoder = new TextDecoder();
 /** Re-roots `n` so that its display paths start at `dstPath` (shared as it is when they already do). */
 function rebase(n: TreeNode, dstPath: string): TreeNode {
   if (n.path === dstPath) return n;
-  const out = copyNode(n, { path: dstPath });
+  const out = copyNode(n, { path: dstPath, treePath: n.treePath ?? n.path });
   if (n.children) out.children = n.children.map((c) => rebase(c, (dstPath === "/" ? "" : dstPath) + "/" + decoder.decode(c.name)));
   return out;
 }
@@ -109,7 +109,7 @@ export function selectTree(tree: Tree, copy: readonly CopySpec[], excludeFiles: 
   }
   const rootSource = copy.find((c) => c.dst === "/");
   const baseMeta = (rootSource && lookup(tree.root, rootSource.src)) || tree.root;
-  const root = copyNode(baseMeta, { name: new Uint8Array(0), path: "/", children: [] });
+  const root = copyNode(baseMeta, { name: new Uint8Array(0), path: "/", treePath: rootSource && lookup(tree.root, rootSource.src) ? normalize(rootSource.src) : "", children: [] });
   copy.forEach((c, i) => {
     const src = lookup(tree.root, c.src);
     if (!src) return; // repart skips missing sources; so do we (documented)
@@ -126,7 +126,7 @@ export function selectTree(tree: Tree, copy: readonly CopySpec[], excludeFiles: 
       const at = parent.children!.findIndex((k) => compareBytes(k.name, name) === 0);
       let next: Mutable;
       if (at < 0) {
-        next = copyNode(root, { name, path: curPath, children: [] });
+        next = copyNode(root, { name, path: curPath, treePath: "", children: [] });
         parent.children!.push(next);
         parent.children!.sort((a, b) => compareBytes(a.name, b.name));
       } else {

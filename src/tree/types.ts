@@ -17,6 +17,12 @@ export interface TreeNode {
   /** Display path inside the tree ("/" for the root, "/etc/passwd"), UTF-8 decoded. */
   readonly path: string;
   /**
+   * Where copyFiles moved a node (a partition's tree), its path in the
+   * scanned tree; "" for a directory copyFiles made up; undefined when `path`
+   * already is that path.
+   */
+  readonly treePath?: string;
+  /**
    * Where the content and metadata come from on the host. On a scanned node
    * this is a prototype getter (each read builds a new Buffer), which object
    * spread does not copy: copy nodes with `copyNode` (scan.ts), not `{ ...n }`.

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { join } from "node:path";
-import { readFileSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { buildDisk } from "../../src/build.js";
 import { runOk, sha256File, tempDir } from "../helpers/tools.js";
 import { scanTree } from "../../src/tree/scan.js";
 import { planFat32 } from "../../src/fat32/index.js";
@@ -232,6 +233,45 @@ describe("followSymlinks", () => {
       expect(Object.keys(got)).toEqual(["/real", "/real/f.txt", "/real/sub", "/real/sub/g.txt", "/to-dir", "/to-dir/f.txt", "/to-dir/sub", "/to-dir/sub/g.txt", "/to-file"]);
       expect(got["/to-file"].sha256).toBe(got["/real/f.txt"].sha256);
       expect(got["/to-dir/sub/g.txt"].sha256).toBe(got["/real/sub/g.txt"].sha256);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  test("with copyFiles, links resolve in the rootfs: absolute targets, targets outside the copied tree; never outside the rootfs", async () => {
+    const t = tempDir("mkdisk-fat32-rootfs-links-");
+    try {
+      const s = join(t.path, "root");
+      mkdirSync(join(s, "boot"), { recursive: true });
+      mkdirSync(join(s, "usr/lib/initrd"), { recursive: true });
+      mkdirSync(join(s, "usr/lib/dtbs/vendor"), { recursive: true });
+      writeFileSync(join(s, "boot/vmlinuz-6.1"), "kernel\n");
+      writeFileSync(join(s, "usr/lib/initrd/initrd-6.1"), "initrd\n");
+      writeFileSync(join(s, "usr/lib/dtbs/vendor/board.dtb"), "dtb\n");
+      symlinkSync("/boot/vmlinuz-6.1", join(s, "boot/vmlinuz")); // absolute, as the running system reads it
+      symlinkSync("../usr/lib/initrd/initrd-6.1", join(s, "boot/initrd.img")); // outside what the ESP copies
+      symlinkSync("/usr/lib/dtbs", join(s, "boot/dtbs")); // a directory outside it
+      const layout = (extra: Record<string, unknown> = {}) => ({
+        seed: "0e9a6fe0-68f6-408c-bbeb-136054d20445",
+        partitions: [{ type: "esp", format: "vfat", size: "40M", copyFiles: ["/boot:/"], followSymlinks: true, ...extra }],
+      });
+      const img = join(t.path, "d.img");
+      const r = await buildDisk({ layout: layout(), rootfs: s, outputs: [{ format: "raw", path: img }] });
+      const start = r.plan.partitions[0].startLba * 512;
+      const part = join(t.path, "esp.img");
+      writeFileSync(part, readFileSync(img).subarray(start, start + 40 * 1048576));
+      expect(fsckComplaints(part).complaints).toEqual([]);
+      const got = mtoolsReadBack(part, join(t.path, "out"));
+      expect(Object.keys(got).sort()).toEqual(["/dtbs", "/dtbs/vendor", "/dtbs/vendor/board.dtb", "/initrd.img", "/vmlinuz", "/vmlinuz-6.1"]);
+      expect(got["/vmlinuz"].sha256).toBe(got["/vmlinuz-6.1"].sha256);
+      expect(got["/initrd.img"].sha256).toBe(sha256File(join(s, "usr/lib/initrd/initrd-6.1")));
+      expect(got["/dtbs/vendor/board.dtb"].sha256).toBe(sha256File(join(s, "usr/lib/dtbs/vendor/board.dtb")));
+      // Outside the rootfs, and a trailing slash after a file (ENOTDIR), are errors naming the link.
+      for (const [name, target, why] of [["out", "../../../../etc/passwd", /\/out: symlink target ".*" points outside the rootfs/], ["slash", "vmlinuz-6.1/", /\/slash: symlink target "vmlinuz-6.1\/": .* is not a directory/]] as const) {
+        symlinkSync(target, join(s, "boot", name));
+        await expect(buildDisk({ layout: layout(), rootfs: s, outputs: [{ format: "raw", path: join(t.path, `${name}.img`) }] })).rejects.toThrow(why);
+        rmSync(join(s, "boot", name));
+      }
     } finally {
       t.cleanup();
     }
