@@ -1,8 +1,9 @@
 /**
  * Size values in layout.json: a number of bytes, or a string with a binary
  * suffix as systemd-repart accepts them: "4096", "512K", "512M", "2G", "1T"
- * (K = 1024; "KiB"/"MiB"/… and a trailing "B" are accepted too). Fractions
- * are refused: sizes must be exact.
+ * (K = 1024; "KiB"/"MiB"/… and "B" for bytes are accepted too). Fractions
+ * are refused: sizes must be exact. "KB", "MB", "GB" and "TB" are refused as
+ * ambiguous (powers of 1000 to many readers; repart refuses them too).
  */
 import { fail } from "../bin/errors.js";
 
@@ -14,9 +15,15 @@ export function parseSize(v: unknown, where: string): number {
     return v;
   }
   if (typeof v !== "string") fail("E_LAYOUT", `expected a size such as 512M or 2G (or a number of bytes), got ${JSON.stringify(v)}`, where);
-  const m = /^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$/i.exec(v);
-  if (!m) fail("E_LAYOUT", `bad size ${JSON.stringify(v)}: use a whole number with an optional K, M, G or T suffix (powers of 1024), e.g. "512M"`, where);
-  const n = Number(m[1]) * SUFFIX[m[2].toUpperCase()];
+  const ambiguous = /^\s*(\d+)\s*([KMGT])B\s*$/i.exec(v);
+  if (ambiguous) {
+    const [, n, unit] = ambiguous;
+    const u = unit.toUpperCase();
+    fail("E_LAYOUT", `size ${JSON.stringify(v)} is ambiguous (${u}B is a power of 1000 to many readers): write "${n}${u}" or "${n}${u}iB" for ${n} × ${SUFFIX[u]} bytes, or a number of bytes`, where);
+  }
+  const m = /^\s*(\d+)\s*(?:([KMGT])(?:iB)?|B)?\s*$/i.exec(v);
+  if (!m) fail("E_LAYOUT", `bad size ${JSON.stringify(v)}: use a whole number with an optional K, M, G or T suffix (powers of 1024; KiB, MiB, GiB, TiB too), e.g. "512M"`, where);
+  const n = Number(m[1]) * SUFFIX[(m[2] ?? "").toUpperCase()];
   if (!Number.isSafeInteger(n)) fail("E_LAYOUT", `size ${JSON.stringify(v)} is too large`, where);
   return n;
 }

@@ -4,7 +4,7 @@ import fc from "fast-check";
 const TYPES = ["esp", "ESP", "xbootldr", "bios-boot", "swap", "home", "srv", "var", "tmp", "linux-generic", "root", "Root", "root-arm64", "root-x86-64", "root-x86", "root-riscv64", "usr", "usr-arm64", "usr-x86", "usr-riscv64"];
 const sizeArb = fc.oneof(
   fc.integer({ min: 1, max: 8 << 20 }),
-  fc.tuple(fc.integer({ min: 1, max: 8 }), fc.constantFrom("M", "MiB", "MB", "m", " M")).map(([n, s]) => `${n}${s}`),
+  fc.tuple(fc.integer({ min: 1, max: 8 }), fc.constantFrom("M", "MiB", "mib", "m", " M")).map(([n, s]) => `${n}${s}`),
   fc.integer({ min: 1, max: 4096 }).map((k) => `${k}K`),
 );
 const labelArb = fc.array(fc.constantFrom("a", "Z", "0", "-", "_", " ", "é", "€", "Ω"), { minLength: 1, maxLength: 36 }).map((a) => a.join(""));

@@ -177,6 +177,12 @@ describe("hand-written invalid layouts", () => {
     expect(expectLayoutError({ partitions: [{ type: "esp", size: "64M" }], outptus: [] }, "outptus").message).toContain('(did you mean "outputs"?)');
   });
 
+  it("a size in MB or GB: refused as ambiguous, with the spellings that say 1024", () => {
+    const msg = expectLayoutError({ partitions: [{ type: "esp", size: "512MB" }] }, "partitions[0].size").message;
+    expect(msg).toContain('write "512M" or "512MiB" for 512 × 1048576 bytes');
+    expect(expectLayoutError({ partitions: [{ type: "esp", size: "64M" }], size: "2 gb" }, "size").message).toContain('"2G" or "2GiB"');
+  });
+
   it("a layout file that is not JSON: E_LAYOUT naming the file, no stack trace", () => {
     const lp = join(tmp.path, "broken.json");
     writeFileSync(lp, "{ partitions: ");

@@ -99,11 +99,11 @@ describe("layout.schema.json", () => {
   });
 
   it("sizes, type names and uuids: the schema accepts what the parser accepts", () => {
-    for (const s of ["512M", "2G", "4096", " 1 K ", "1KiB", "3mib", "1Tb", 0, 12345]) {
+    for (const s of ["512M", "2G", "4096", " 1 K ", "1KiB", "3mib", "1TiB", "512B", "512 b", 0, 12345]) {
       expect(ok({ partitions: [{ type: "esp", size: s }] }), String(s)).toBe("");
       expect(() => parseLayout({ partitions: [{ type: "esp", size: s === 0 ? 1 : s }] })).not.toThrow();
     }
-    for (const s of ["1.5G", "-1", "1Q", "G", "", 1.5, -1]) {
+    for (const s of ["1.5G", "-1", "1Q", "G", "", "1MB", "2 GB", "1Tb", "1kb", "1iB", "1KiBB", 1.5, -1]) {
       expect(ok({ partitions: [{ type: "esp", size: s }] }), String(s)).not.toBe("");
       expect(() => parseLayout({ partitions: [{ type: "esp", size: s }] })).toThrow(MkdiskError);
     }
