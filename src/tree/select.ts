@@ -25,6 +25,7 @@ export function parseCopyFiles(entries: readonly string[], where: string): CopyS
     const w = `${where}[${i}]`;
     if (typeof e !== "string") fail("E_LAYOUT", `expected "SRC:DST", got ${JSON.stringify(e)}`, w);
     const idx = e.indexOf(":");
+    if (idx >= 0 && e.indexOf(":", idx + 1) >= 0) fail("E_LAYOUT", `expected "SRC:DST" with one ":", got ${JSON.stringify(e)} (a path cannot contain ":" here)`, w);
     const src = idx < 0 ? e : e.slice(0, idx);
     const dst = idx < 0 ? e : e.slice(idx + 1);
     for (const p of [src, dst]) {

@@ -143,6 +143,8 @@ const HAND: [string, unknown, string, string[]?][] = [
   ["flag not a boolean", L([{ ...P, readOnly: "yes" }]), "partitions[0].readOnly"],
   ["unknown format", L([{ ...P, format: "btrfs" }]), "partitions[0].format"],
   ["copyFiles without a file system", L([{ ...P, copyFiles: ["/:/"] }]), "partitions[0].copyFiles"],
+  ["copyFiles with two colons", L([{ ...P, format: "vfat", copyFiles: ["/efi:/:/x"] }]), "partitions[0].copyFiles[0]"],
+  ["copyFiles with a relative path", L([{ ...P, format: "vfat", copyFiles: ["efi:/"] }]), "partitions[0].copyFiles[0]"],
   ["relative excludeFiles", L([{ ...P, format: "vfat", excludeFiles: ["boot"] }]), "partitions[0].excludeFiles[0]"],
   ["swap too small", L([{ type: "swap", size: "16K", format: "swap" }]), "partitions[0]"],
   ["swap label over 16 bytes", L([{ type: "swap", size: "1M", format: "swap", fsLabel: "a-very-long-swap-label" }]), "partitions[0]"],
