@@ -182,15 +182,21 @@ export async function main(argv: string[]): Promise<number> {
     workers = Number(v.workers);
   }
 
-  // Outputs: --format overrides the layout's list; -o names the single output, or is the stem of several.
+  // Outputs: --format overrides the layout's list (keeping the settings of the formats it shares with it); -o names the single output, or is the stem of several.
   let outputs: OutputRequest[];
   const fromLayout = layout.outputs;
   if (v.format !== undefined) {
     const fmts = v.format.split(",").map((s) => s.trim()).filter((s) => s);
     for (const f of fmts) if (!(OUTPUT_FORMATS as readonly string[]).includes(f)) usage(`unknown format "${f}"; use ${OUTPUT_FORMATS.join(", ")}`);
     if (fmts.length === 0) usage("--format needs at least one format");
-    // --compress deflates qcow2 clusters, also the qcow2 inside a vagrant-libvirt box.
-    outputs = (fmts as OutputFormat[]).map((format) => ({ format, path: "", compress: format === "qcow2" || format === "vagrant-libvirt" ? v.compress : undefined }));
+    // A format the layout's outputs also list keeps that entry's settings (path,
+    // clusterSize, machine, compress); --compress deflates qcow2 clusters, also
+    // the qcow2 inside a vagrant-libvirt box.
+    outputs = (fmts as OutputFormat[]).map((format) => {
+      const o = fromLayout.find((x) => x.format === format);
+      const qcow = format === "qcow2" || format === "vagrant-libvirt";
+      return { format, path: o?.path ?? "", compress: qcow ? (v.compress ?? o?.compress) : undefined, clusterSize: o?.clusterSize, machine: o?.machine };
+    });
   } else {
     outputs = fromLayout.map((o) => ({ format: o.format, path: o.path ?? "", compress: v.compress ?? o.compress, clusterSize: o.clusterSize, machine: o.machine }));
   }

@@ -282,6 +282,16 @@ describe("mkdisk CLI", () => {
     expect(boxes).toEqual({ plain: "none", compressed: "compressed clusters" });
   });
 
+  it("--format keeps the settings the layout gives that format (path, clusterSize)", () => {
+    const layout = join(tmp.path, "outputs.json");
+    const qcow = join(tmp.path, "from-layout.qcow2");
+    writeFileSync(layout, JSON.stringify({ ...LAYOUT, outputs: [{ format: "raw", path: join(tmp.path, "unused.img") }, { format: "qcow2", path: qcow, clusterSize: 4096 }] }));
+    const r = mkdisk(["--rootfs", join(tmp.path, "root"), "--layout", layout, "--format", "qcow2"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(runOk("qemu-img", ["info", "--output=json", qcow]))["cluster-size"]).toBe(4096);
+    expect(existsSync(join(tmp.path, "unused.img"))).toBe(false);
+  });
+
   it("exits 2 for usage errors and 3 for layout errors, naming the field", () => {
     expect(mkdisk(["--bogus"]).status).toBe(2);
     expect(mkdisk(["-o", "x.img"]).status).toBe(2);
