@@ -3,11 +3,11 @@
  * mtools read-back (mdir/mcopy), and mkfs.vfat + mcopy as the reference
  * writer. Images are bare partitions (no GPT).
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { join } from "node:path";
 import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { buildDisk } from "../../src/build.js";
-import { runOk, sha256File, tempDir } from "../helpers/tools.js";
+import { requireTool, run, runOk, sha256File, tempDir } from "../helpers/tools.js";
 import { scanTree } from "../../src/tree/scan.js";
 import { planFat32 } from "../../src/fat32/index.js";
 import { buildImage, ctx, EPOCH, fsckComplaints, listDir, makeTree, MTOOLS_ENV, mtoolsReadBack, type Spec, writeImage } from "./helpers.js";
@@ -54,6 +54,7 @@ let src: string;
 let img: string;
 
 beforeAll(async () => {
+  requireTool("faketime");
   tmp = tempDir("mkdisk-fat32-");
   src = join(tmp.path, "src");
   img = join(tmp.path, "esp.img");
@@ -177,15 +178,51 @@ describe("compared with mkfs.vfat + mcopy", () => {
 });
 
 describe("reproducibility", () => {
-  test("same SHA-256 across runs and across two copies of the tree created in different orders", async () => {
-    const a = join(tmp.path, "a.img");
-    const b = join(tmp.path, "b.img");
-    const src2 = join(tmp.path, "src-desc");
-    makeTree(src2, EXAMPLE, 1_600_000_001, "desc");
-    await buildImage(src, a, { sizeBytes: 64 * 1048576 });
-    await buildImage(src2, b, { sizeBytes: 64 * 1048576 });
-    expect(sha256File(a)).toBe(sha256File(img));
-    expect(sha256File(b)).toBe(sha256File(img));
+  test("same SHA-256 across runs, system times and two copies of the tree listed in opposite orders; mcopy's differ", async () => {
+    // Two copies on tmpfs, which lists a directory newest first: created in
+    // opposite orders, they list every directory in opposite orders.
+    const mnt = join(tmp.path, "order");
+    mkdirSync(mnt);
+    runOk("mount", ["-t", "tmpfs", "tmpfs", mnt]);
+    try {
+      const asc = join(mnt, "asc");
+      const desc = join(mnt, "desc");
+      makeTree(asc, EXAMPLE, 1_600_000_001, "asc");
+      makeTree(desc, EXAMPLE, 1_600_000_001, "desc");
+      const ls = (d: string) => runOk("ls", ["-U", join(d, "loader/entries"), join(d, "EFI"), join(d, "loader")]);
+      expect(ls(asc)).not.toBe(ls(desc)); // the condition really differs (Node's readdir sorts; getdents does not)
+
+      // mkdisk: the same bytes, also with the system clock moved (in case a clock read leaks in).
+      const a = join(tmp.path, "a.img");
+      const b = join(tmp.path, "b.img");
+      await buildImage(asc, a, { sizeBytes: 64 * 1048576 });
+      vi.useFakeTimers({ toFake: ["Date"] });
+      try {
+        vi.setSystemTime(new Date("2041-06-01T12:34:57Z"));
+        await buildImage(desc, b, { sizeBytes: 64 * 1048576 });
+      } finally {
+        vi.useRealTimers();
+      }
+      expect(sha256File(a)).toBe(sha256File(img));
+      expect(sha256File(b)).toBe(sha256File(img));
+
+      // mkfs.vfat + mcopy, with a frozen clock and a fixed volume id: the same
+      // copy gives the same image twice, the other copy a different one
+      // (mcopy writes entries and clusters in readdir order).
+      const mcopyImage = (from: string, out: string) => {
+        runOk("faketime", ["2023-01-01 00:00:00", "mkfs.vfat", "-F", "32", "-i", "12345678", "-n", "ESP", "-C", out, String(64 * 1024)]);
+        runOk("faketime", ["2023-01-01 00:00:00", "mcopy", "-s", "-p", "-Q", "-m", "-i", out, ...Object.keys(EXAMPLE).sort().map((n) => join(from, n)), "::/"], { env: MTOOLS_ENV });
+        expect(fsckComplaints(out).complaints).toEqual([]);
+        return sha256File(out);
+      };
+      const c1 = mcopyImage(asc, join(tmp.path, "c1.img"));
+      const c2 = mcopyImage(asc, join(tmp.path, "c2.img"));
+      const c3 = mcopyImage(desc, join(tmp.path, "c3.img"));
+      expect(c2).toBe(c1);
+      expect(c3).not.toBe(c1);
+    } finally {
+      run("umount", [mnt]);
+    }
   });
 
   test("extents() can be replayed and yields the same stream", () => {
