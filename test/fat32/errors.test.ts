@@ -54,7 +54,7 @@ function expectError(f: () => unknown, code: string, path: string | RegExp) {
 describe("names FAT cannot hold (E_TREE, path named)", () => {
   for (const bad of ['a"b', "a*b", "a:b", "a<b", "a>b", "a?b", "a\\b", "a|b", "tab\there", "trailing.", "trailing ", "x".repeat(256)]) {
     test(JSON.stringify(bad.length > 20 ? bad.slice(0, 10) + "…" : bad), () => {
-      expectError(() => plan(tree([{ name: "dir", children: [{ name: bad }] }])), "E_TREE", "/dir/");
+      expectError(() => plan(tree([{ name: "dir", children: [{ name: bad }] }])), "E_TREE", "/dir/" + bad);
     });
   }
   test("255 UTF-16 units is fine, 256 is not (a surrogate pair counts twice)", () => {
@@ -91,9 +91,30 @@ describe("fit (E_FIT, says how much is needed)", () => {
     expectError(() => plan(t, 64 << 20), "E_FIT", `at least ${min} bytes`);
     expect(() => plan(t, min)).not.toThrow();
   });
-  test("too small for FAT32 at all (65525 clusters)", () => {
+  test("too small for FAT32 at all (65525 clusters): says the size that works, and that size works", () => {
     expectError(() => plan(tree([]), 16 << 20), "E_FIT", "65525");
+    let min = 0;
+    try {
+      plan(tree([]), 16 << 20);
+    } catch (e) {
+      min = Number(/needs at least (\d+) bytes/.exec((e as Error).message)?.[1]);
+    }
+    expect(min).toBeGreaterThan(32 << 20);
+    expect(() => plan(tree([]), min)).not.toThrow();
+    expectError(() => plan(tree([]), min - 512), "E_FIT", `at least ${min} bytes`);
     expectError(() => planFat32(tree([]), { sizeBytes: 200 << 20, sectorBytes: 4096, volumeId: 1, ctx: ctx() }), "E_FIT", "65525");
+  });
+  test("a tree that does not fit at mkfs.fat's cluster size gets smaller clusters", () => {
+    // 300 MiB: mkfs.fat's 4 KiB clusters give about 76 600, fewer than 80 000 files need.
+    const dirs = Array.from({ length: 400 }, (_, d) => ({ name: `d${d}`, children: Array.from({ length: 200 }, (_, f) => ({ name: `F${f}`, size: 1 })) }));
+    const t = tree(dirs);
+    expect(() => plan(t, 300 << 20)).not.toThrow();
+    const boot = [...plan(t, 300 << 20).extents()].find((e) => e.offsetBytes === 0)!;
+    const b = (boot.source as { bytes: Uint8Array }).bytes;
+    expect(b[13] * 512).toBeLessThan(4096); // BPB_SecPerClus
+    // An empty volume of that size keeps mkfs.fat's 4 KiB.
+    const empty = [...plan(tree([]), 300 << 20).extents()].find((e) => e.offsetBytes === 0)!;
+    expect((empty.source as { bytes: Uint8Array }).bytes[13] * 512).toBe(4096);
   });
   test("bad options", () => {
     expectError(() => planFat32(tree([]), { sizeBytes: 64 << 20, sectorBytes: 1024 as 512, volumeId: 1, ctx: ctx() }), "E_LAYOUT", "sectorBytes");
