@@ -8,7 +8,8 @@
 # Matrix: UEFI raw, qcow2, vmdk, the vagrant-libvirt box's box.img; BIOS raw,
 # qcow2 (each must PASS); negative
 # controls built from the UEFI raw image: primary GPT header CRC broken, ext4
-# superblock magic broken (each must FAIL). Before the boots, the GRUB install
+# superblock magic broken, one byte of a file in the ESP changed (each must
+# FAIL). The ESP is checked to hold EFI/BOOT/BOOTX64.EFI before the boots. Before the boots, the GRUB install
 # is compared byte for byte with the harness's install-grub-bios.sh
 # (test/boot/*.boot.ts). The ESP also holds names only the guest's kernel can
 # check (outside the BMP; 8.3 names with case flags).
@@ -97,9 +98,30 @@ import json, sys
 for p in json.load(sys.stdin)["partitiontable"]["partitions"]:
     if p["type"].upper() == "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709": print(p["start"]); break')
 xorbyte() { python3 -c "import sys; f=open(sys.argv[1],'r+b'); o=int(sys.argv[2]); f.seek(o); b=f.read(1)[0]; f.seek(o); f.write(bytes([b ^ int(sys.argv[3], 0)]))" "$@"; }
+read -r ESP_START ESP_SECTORS < <(sfdisk --json "$W/uefi.img" | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["partitiontable"]["partitions"]:
+    if p["type"].upper() == "C12A7328-F81F-11D2-BA4B-00A0C93EC93B": print(p["start"], p["size"]); break')
+# The boot loader the firmware must load is in the ESP mkdisk wrote (read by mtools, not by mkdisk).
+step esp-has-loader env MTOOLS_SKIP_CHECK=1 mdir -i "$W/uefi.img@@$((ESP_START * 512))" ::/EFI/BOOT/BOOTX64.EFI
+# Offset in the image of a byte inside an ESP file's content (64 bytes at OFF of SRC, found once in the ESP).
+esp_offset() {
+  python3 - "$W/uefi.img" "$1" "$2" "$ESP_START" "$ESP_SECTORS" <<'PY'
+import sys
+img, src, off, start, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) * 512, int(sys.argv[5]) * 512
+pat = open(src, "rb").read()[off:off + 64]
+with open(img, "rb") as f:
+    f.seek(start); esp = f.read(count)
+pos = esp.find(pat)
+assert pos >= 0 and esp.find(pat, pos + 1) < 0, "pattern not found once in the ESP"
+print(start + pos + 10)
+PY
+}
 negatives() {
   cp --sparse=always "$W/uefi.img" "$W/neg-gpt-crc.img" && xorbyte "$W/neg-gpt-crc.img" $((512 + 0x10)) 0x01 &&   # GptHeader.HeaderCRC32
-  cp --sparse=always "$W/uefi.img" "$W/neg-ext4-magic.img" && xorbyte "$W/neg-ext4-magic.img" $((ROOT_START * 512 + 1024 + 0x38)) 0xff   # ext4 s_magic 0xEF53
+  cp --sparse=always "$W/uefi.img" "$W/neg-ext4-magic.img" && xorbyte "$W/neg-ext4-magic.img" $((ROOT_START * 512 + 1024 + 0x38)) 0xff &&   # ext4 s_magic 0xEF53
+  local at && at=$(esp_offset "$W/payload/esp/boottest/random-1M.bin" 524288) &&
+  cp --sparse=always "$W/uefi.img" "$W/neg-esp-content.img" && xorbyte "$W/neg-esp-content.img" "$at" 0xff   # one byte of an ESP file
 }
 step negatives negatives
 
@@ -126,6 +148,7 @@ boot() { # expect mode image
   boot PASS bios "$W/bios-disk.qcow2"
   boot FAIL uefi "$W/neg-gpt-crc.img"
   boot FAIL uefi "$W/neg-ext4-magic.img"
+  boot FAIL uefi "$W/neg-esp-content.img"
 } | tee "$W/verdicts.txt"
 grep -q '^BAD' "$W/verdicts.txt" && RC=1
 echo "--- $(grep -c '^ok' "$W/verdicts.txt") as expected, $(grep -c '^BAD' "$W/verdicts.txt") wrong; total $(( $(date +%s) - T0 ))s; logs in $W/logs"
