@@ -136,7 +136,15 @@ describe("followSymlinks", () => {
     ]);
   test("links inside the tree are followed", () => expect(() => plan(t(), 64 << 20, true)).not.toThrow());
   test("off by default, and the error names both ways out", () => expectError(() => plan(t()), "E_TREE", "symlink; FAT cannot hold symlinks (leave it out with the partition's \"excludeFiles\", which takes its path in the rootfs rather than this path in the partition, or set \"followSymlinks\": true"));
-  test("a link outside the tree", () => expectError(() => plan(tree([{ name: "x", type: "symlink", link: "../../etc/passwd" }]), 64 << 20, true), "E_TREE", "/x"));
+  test("a link outside the tree", () => expectError(() => plan(tree([{ name: "x", type: "symlink", link: "../../etc/passwd" }]), 64 << 20, true), "E_TREE", /^\/x: symlink target "..\/..\/etc\/passwd" points outside/));
+  test("a link that leaves the tree through another link", () =>
+    expectError(
+      () => plan(tree([{ name: "x", type: "symlink", link: "../.." }, { name: "boot", children: [{ name: "a", type: "symlink", link: "../x/etc/passwd" }] }]), 64 << 20, true),
+      "E_TREE",
+      /points outside/,
+    ));
+  test("an absolute target that exists on the host but not in the tree", () =>
+    expectError(() => plan(tree([{ name: "x", type: "symlink", link: "/etc/passwd" }]), 64 << 20, true), "E_TREE", /^\/x: symlink target "\/etc\/passwd" does not exist in/));
   test("a dangling link", () => expectError(() => plan(tree([{ name: "x", type: "symlink", link: "nope" }]), 64 << 20, true), "E_TREE", "/x"));
   test("a loop back to an enclosing directory", () =>
     expectError(() => plan(tree([{ name: "d", children: [{ name: "loop", type: "symlink", link: ".." }] }]), 64 << 20, true), "E_TREE", "/d/loop"));
