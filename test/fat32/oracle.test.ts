@@ -79,6 +79,7 @@ describe("fsck.fat -n", () => {
     expect(out).toContain("32 reserved sectors");
     expect(out).toContain("Media byte 0xf8");
     expect(out).toContain("Root directory start at cluster 2");
+    expect(out).toContain("2 FATs, 32 bit entries");
     expect(out).not.toMatch(/differ|wrong|Wrong|invalid|Invalid/);
   });
 
