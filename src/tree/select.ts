@@ -82,19 +82,35 @@ function rebase(n: TreeNode, dstPath: string): TreeNode {
   return out;
 }
 
+const byName = (a: TreeNode, b: TreeNode) => compareBytes(a.name, b.name);
+
+/**
+ * Merges `src`'s children into `dst`'s (directories present in both are
+ * merged recursively; anything else present in both is an error): one pass
+ * over the two sorted lists, so a directory of many entries costs its size,
+ * not its size squared.
+ */
 function mergeInto(dst: Mutable, src: TreeNode, where: string): void {
-  const kids = [...(dst.children ?? [])];
-  for (const c of src.children ?? []) {
-    const i = kids.findIndex((k) => compareBytes(k.name, c.name) === 0);
-    if (i < 0) kids.push(c);
-    else if (kids[i].type === "dir" && c.type === "dir") {
-      const m = copyNode(kids[i]);
-      mergeInto(m, c, where);
-      kids[i] = m;
-    } else fail("E_LAYOUT", `two copyFiles sources both provide ${c.path}; exclude one of them`, where);
+  // Children are sorted byte-wise (a Tree invariant); sorting a sorted list is one pass.
+  const a = [...(dst.children ?? [])].sort(byName);
+  const b = [...(src.children ?? [])].sort(byName);
+  const out: TreeNode[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const order = i >= a.length ? 1 : j >= b.length ? -1 : byName(a[i], b[j]);
+    if (order < 0) out.push(a[i++]);
+    else if (order > 0) out.push(b[j++]);
+    else {
+      const mine = a[i++];
+      const theirs = b[j++];
+      if (mine.type !== "dir" || theirs.type !== "dir") fail("E_LAYOUT", `two copyFiles sources both provide ${theirs.path}; exclude one of them`, where);
+      const m = copyNode(mine);
+      mergeInto(m, theirs, where);
+      out.push(m);
+    }
   }
-  kids.sort((a, b) => compareBytes(a.name, b.name));
-  dst.children = kids;
+  dst.children = out;
 }
 
 /**

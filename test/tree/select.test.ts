@@ -51,4 +51,31 @@ describe("selectTree", () => {
     expect(paths(u)).toEqual(["/", "/data", "/data/b", "/data/sub", "/data/sub/a"]);
     expect(find(tree, "/extra/b")!.path).toBe("/extra/b");
   });
+
+  it("two sources merged into one directory: interleaved names in byte order, shared directories merged, a clash refused", () => {
+    const m = tempDir("mkdisk-select-merge-");
+    try {
+      // 20 000 entries in each source, interleaved, so the merge must keep order across both.
+      for (const s of ["a", "b"]) mkdirSync(join(m.path, s, "both/deeper"), { recursive: true });
+      for (let i = 0; i < 20_000; i++) {
+        writeFileSync(join(m.path, "a", `n${String(2 * i).padStart(6, "0")}`), "");
+        writeFileSync(join(m.path, "b", `n${String(2 * i + 1).padStart(6, "0")}`), "");
+      }
+      writeFileSync(join(m.path, "a/both/deeper/from-a"), "");
+      writeFileSync(join(m.path, "b/both/deeper/from-b"), "");
+      const src = scanTree(m.path, { xattrs: false });
+      const t = selectTree(src, parseCopyFiles(["/a:/", "/b:/"], "c"), [], "c");
+      const top = t.root.children!.map((c) => Buffer.from(c.name).toString());
+      expect(top).toHaveLength(40_001);
+      expect(top.slice(0, 3)).toEqual(["both", "n000000", "n000001"]);
+      expect(top.every((n, i) => i === 0 || Buffer.compare(Buffer.from(top[i - 1]), Buffer.from(n)) < 0)).toBe(true);
+      expect(paths(t).filter((p) => p.startsWith("/both/"))).toEqual(["/both/deeper", "/both/deeper/from-a", "/both/deeper/from-b"]);
+
+      writeFileSync(join(m.path, "b/n000000"), "clash");
+      const clash = scanTree(m.path, { xattrs: false });
+      expect(() => selectTree(clash, parseCopyFiles(["/a:/", "/b:/"], "c"), [], "partitions[0].copyFiles")).toThrow(/partitions\[0\]\.copyFiles\[1\].*both provide \/n000000/);
+    } finally {
+      m.cleanup();
+    }
+  });
 });
