@@ -171,6 +171,9 @@ export function analyzeTree(tree: Tree, hashSeed: Uint32Array, signedHash: boole
           inoOf.set(n, g);
           const gi = inodes[g]!;
           if (gi.type !== n.type) fail("E_TREE", `hard-link group ${n.hardlinkGroup} mixes ${gi.type} and ${n.type}`, n.path);
+          if (gi.links === EXT4_LINK_MAX) {
+            fail("E_TREE", `more than ${EXT4_LINK_MAX} hard links to ${gi.node!.path}, the most ext4 allows a file (EXT4_LINK_MAX); make some of them copies or symlinks`, n.path);
+          }
           gi.links++;
         } else {
           groupIno.set(n.hardlinkGroup, next);

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { closeSync, ftruncateSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { scanTree } from "../../src/tree/scan.js";
+import type { Tree, TreeNode } from "../../src/tree/types.js";
 import { ext4MinimumSizeBytes, planExt4 } from "../../src/ext4/index.js";
 import { defaultJournalBlocks, JOURNAL_STEP_BLOCKS } from "../../src/ext4/journal.js";
 import { parseUuid } from "../../src/bin/guid.js";
@@ -108,6 +109,21 @@ describe("ext4 sizing", () => {
     const r = fsck(img2);
     expect(r.status, r.out).toBe(0);
     expect(runOk("debugfs", ["-R", "ls -l /lost+found", img2])).toContain("#12");
+  });
+
+  it("more than 65000 hard links to one file: E_TREE naming the file and the limit; 65000 plan", () => {
+    const links = (n: number): Tree => {
+      const kid = (i: number): TreeNode => ({
+        name: new TextEncoder().encode(`h${String(i).padStart(5, "0")}`), path: `/h${String(i).padStart(5, "0")}`, sourcePath: Buffer.from("/nonexistent"),
+        type: "file", mode: 0o644, uid: 0, gid: 0, sizeBytes: 0, mtime: { sec: 0, nsec: 0 }, hardlinkGroup: 1,
+      });
+      const root: TreeNode = { name: new Uint8Array(0), path: "/", sourcePath: Buffer.from("/nonexistent"), type: "dir", mode: 0o755, uid: 0, gid: 0, sizeBytes: 0, mtime: { sec: 0, nsec: 0 }, children: Array.from({ length: n }, (_, i) => kid(i)) };
+      return { root, nodeCount: n + 1 };
+    };
+    expect(() => planExt4(links(65_000), { sizeBytes: 64 << 20, uuid: parseUuid(UUID), ctx: ctx() })).not.toThrow();
+    expect(() => planExt4(links(65_001), { sizeBytes: 64 << 20, uuid: parseUuid(UUID), ctx: ctx() })).toThrow(
+      expect.objectContaining({ code: "E_TREE", message: expect.stringMatching(/^\/h65000: more than 65000 hard links to \/h00000/) }),
+    );
   });
 
   it("a non-directory /lost+found is refused (E_TREE)", () => {
