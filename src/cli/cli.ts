@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { MkdiskError, type ErrorCode } from "../bin/errors.js";
 import { buildDisk, type OutputRequest } from "../build.js";
 import { VERSION } from "../version.js";
-import { checkOutputPath, outputsInPlace, removeTempFiles, writeTextAtomic } from "../io/output.js";
+import { checkOutputPath, outputsInPlace, removeTempFiles, watchCleanup, writeTextAtomic } from "../io/output.js";
 import { OUTPUT_FORMATS, parseLayout, type OutputFormat } from "../layout/schema.js";
 
 export { VERSION };
@@ -271,7 +271,14 @@ function onSignal(sig: NodeJS.Signals): void {
 }
 
 export async function run(argv: string[]): Promise<void> {
-  for (const s of SIGNALS) process.on(s, onSignal);
+  // Handlers only while temporary files exist or outputs are in place: during
+  // planning (synchronous, nothing on disk yet) a signal ends the process at once.
+  watchCleanup((active) => {
+    for (const s of SIGNALS) {
+      process.off(s, onSignal);
+      if (active) process.on(s, onSignal);
+    }
+  });
   try {
     process.exitCode = await main(argv);
   } catch (e) {

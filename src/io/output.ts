@@ -3,7 +3,8 @@
  * destination directory and renamed into place only when complete, so a
  * half-written image is never left at the output path. An existing output is
  * replaced only when `force` is set. Temporary files are removed on failure
- * and, through `removeTempFiles`, on Ctrl-C (the CLI installs the handler).
+ * and, through `removeTempFiles`, on Ctrl-C (the CLI installs the handler
+ * while there is something to remove: `watchCleanup`).
  */
 import { closeSync, existsSync, fdatasync, fsyncSync, mkdtempSync, openSync, renameSync, rmSync, statfsSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +17,31 @@ const live = new Set<string>();
 const scratch = new Set<string>();
 /** Outputs renamed into place by this process, in order. */
 const placed: string[] = [];
+/** Temporary files or directories being created (not yet in `live` or `scratch`). */
+let creating = 0;
+
+let watcher: ((active: boolean) => void) | undefined;
+let watching = false;
+/** Tells the watcher when there starts or stops being something to clean up or report. */
+function update(): void {
+  const need = creating > 0 || live.size > 0 || scratch.size > 0 || placed.length > 0;
+  if (need === watching) return;
+  watching = need;
+  watcher?.(need);
+}
+
+/**
+ * Calls `fn(true)` when the process starts holding something a signal handler
+ * must clean up or report (a temporary output or scratch directory, before it
+ * is created; an output already renamed into place) and `fn(false)` when it
+ * no longer does. The CLI installs its signal handlers only in between, so a
+ * signal during planning, which is synchronous and has nothing on disk to
+ * remove, ends the process at once instead of waiting for planning to end.
+ */
+export function watchCleanup(fn: (active: boolean) => void): void {
+  watcher = fn;
+  if (watching) fn(true);
+}
 
 /**
  * An output error raised below the build (a sink writing to a file
@@ -59,6 +85,7 @@ export function removeTempFiles(): void {
   live.clear();
   for (const d of scratch) rmSync(d, { recursive: true, force: true });
   scratch.clear();
+  update();
 }
 
 /**
@@ -75,13 +102,22 @@ export function outputsInPlace(): string[] {
  * if the process is interrupted first, by removeTempFiles.
  */
 export function scratchDirectory(prefix: string): { path: string; remove(): void } {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  scratch.add(path);
+  creating++;
+  update();
+  let path: string;
+  try {
+    path = mkdtempSync(join(tmpdir(), prefix));
+    scratch.add(path);
+  } finally {
+    creating--;
+    update();
+  }
   return {
     path,
     remove() {
       rmSync(path, { recursive: true, force: true });
       scratch.delete(path);
+      update();
     },
   };
 }
@@ -167,12 +203,16 @@ export function openTempOutput(path: string, force: boolean): TempOutput {
   checkOutputPath(path, force);
   const tempPath = join(dirname(path), `.${basename(path)}.${process.pid}.mkdisk-tmp`);
   let fd: number;
+  // Registered before it exists, so that the signal handlers are in place when it appears.
+  live.add(tempPath);
+  update();
   try {
     fd = openSync(tempPath, "wx", 0o644);
   } catch (e) {
+    live.delete(tempPath);
+    update();
     throw new MkdiskError("E_OUTPUT", `cannot create a temporary file beside the output: ${(e as Error).message}`, path);
   }
-  live.add(tempPath);
   let open = true;
   let flushing: Promise<void> | undefined;
   let flushError: NodeJS.ErrnoException | undefined;
@@ -223,6 +263,7 @@ export function openTempOutput(path: string, force: boolean): TempOutput {
       }
       live.delete(tempPath);
       placed.push(path);
+      update();
       syncDirectory(dirname(path));
     },
     commit() {
@@ -236,6 +277,7 @@ export function openTempOutput(path: string, force: boolean): TempOutput {
       }
       try { unlinkSync(tempPath); } catch { /* gone */ }
       live.delete(tempPath);
+      update();
     },
   };
 }

@@ -190,6 +190,31 @@ describe("mkdisk CLI", () => {
     expect(sha256File(join(out, "disk.img"))).toBe(sha256File(again));
   });
 
+  it("interrupted while planning (a long hole scan): ends at once, nothing written", async () => {
+    const dir = join(tmp.path, "signal-planning");
+    mkdirSync(join(dir, "root"), { recursive: true });
+    // 1 TiB of holes: the ext4 hole scan reads it for minutes.
+    runOk("truncate", ["-s", "1T", join(dir, "root/sparse")]);
+    writeFileSync(join(dir, "layout.json"), JSON.stringify({ ...LAYOUT, partitions: [{ type: "root", format: "ext4", size: "64M" }] }));
+    const out = join(dir, "out");
+    mkdirSync(out);
+    writeFileSync(join(out, "disk.img"), "the previous image\n");
+    const child = spawn(process.execPath, [CLI, "--rootfs", join(dir, "root"), "--layout", join(dir, "layout.json"), "-o", join(out, "disk.img"), "--force"], { stdio: "ignore" });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on("close", (code, signal) => res({ code, signal })));
+    // Well into planning (past Node's start and the scan), with no output file yet.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(child.exitCode, "the build ended before it could be interrupted").toBe(null);
+    expect(readdirSync(out)).toEqual(["disk.img"]);
+    child.kill("SIGINT");
+    // A signal that waited for planning to end would leave it running for minutes.
+    const guard = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    const { code, signal } = await exited;
+    clearTimeout(guard);
+    expect({ code, signal }).toEqual({ code: null, signal: "SIGINT" });
+    expect(readdirSync(out)).toEqual(["disk.img"]);
+    expect(readFileSync(join(out, "disk.img"), "utf8")).toBe("the previous image\n");
+  });
+
   it("interrupted mid-write from a .tar.gz rootfs: removes the inflated tar too", async () => {
     const { dir, out, args } = bigBuild("signal-targz");
     const tgz = join(dir, "root.tar.gz");
