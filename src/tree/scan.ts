@@ -16,6 +16,16 @@ import { MkdiskError, fail } from "../bin/errors.js";
 import { utf8Decode } from "../bin/text.js";
 import type { Timestamp } from "../context/index.js";
 import type { MutableTreeNode, NodeType, Tree, TreeNode, Xattr } from "./types.js";
+
+/**
+ * A system error's message without the path Node appends ("ENOENT: no such
+ * file or directory, lstat '/x'" → "ENOENT: no such file or directory"): the
+ * error already names the path, and a path near PATH_MAX would appear twice.
+ */
+function systemMessage(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return err.code && err.syscall ? err.message.replace(/, \w+ '[\s\S]*'$/, "") : err.message;
+}
 import { xattrReader } from "./xattr.js";
 
 const SLASH = 0x2f;
@@ -126,7 +136,7 @@ function lstat(p: Buffer, display: string): BigIntStats {
   try {
     return lstatSync(p, { bigint: true });
   } catch (e) {
-    throw new MkdiskError("E_TREE", `cannot stat: ${(e as Error).message}`, display);
+    throw new MkdiskError("E_TREE", `cannot stat: ${systemMessage(e)}`, display);
   }
 }
 
@@ -225,14 +235,14 @@ export function scanTree(rootDir: string, opts: ScanOptions = {}): Tree {
         const xa = xr.read(src, path);
         if (xa) node.xattrs = xa;
       } catch (e) {
-        throw new MkdiskError("E_TREE", `cannot read extended attributes: ${(e as Error).message}`, path);
+        throw new MkdiskError("E_TREE", `cannot read extended attributes: ${systemMessage(e)}`, path);
       }
     }
     if (type === "symlink") {
       try {
         node.linkTarget = new Uint8Array(readlinkSync(src, { encoding: "buffer" }));
       } catch (e) {
-        throw new MkdiskError("E_TREE", `cannot read symlink: ${(e as Error).message}`, path);
+        throw new MkdiskError("E_TREE", `cannot read symlink: ${systemMessage(e)}`, path);
       }
     }
     if (type === "chardev" || type === "blockdev") {
@@ -250,7 +260,7 @@ export function scanTree(rootDir: string, opts: ScanOptions = {}): Tree {
       try {
         names = readdirSync(src, { encoding: "buffer" });
       } catch (e) {
-        throw new MkdiskError("E_TREE", `cannot read directory: ${(e as Error).message}; check its permissions`, path);
+        throw new MkdiskError("E_TREE", `cannot read directory: ${systemMessage(e)}; check its permissions`, path);
       }
       names.sort(Buffer.compare);
       // One buffer for all the names of a directory; a child keeps where its name is.

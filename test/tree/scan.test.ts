@@ -7,7 +7,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scanTree } from "../../src/tree/scan.js";
-import { tempDir } from "../helpers/tools.js";
+import { MkdiskError } from "../../src/bin/errors.js";
+import { runOk, tempDir } from "../helpers/tools.js";
 
 let tmp: { path: string; cleanup(): void };
 const NAME = Buffer.from([0x62, 0x61, 0x64, 0xff, 0x2e, 0x74, 0x78, 0x74]); // "bad\xff.txt"
@@ -28,5 +29,26 @@ describe("scanTree", () => {
     expect(names).toContainEqual(Buffer.from("good.txt"));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/not valid UTF-8.*copied without them/);
+  });
+
+  it("a path longer than PATH_MAX: E_TREE naming it once, with the system's reason", () => {
+    const deep = tempDir("mkdisk-scan-deep-");
+    try {
+      // 25 levels of 200-byte names (about 5 000 bytes), made one level at a time.
+      const name = "d".repeat(200);
+      runOk("python3", ["-c", `import os, sys\nos.chdir(sys.argv[1])\nfor _ in range(25):\n    os.mkdir("${name}")\n    os.chdir("${name}")\nopen("f", "w").close()`, deep.path]);
+      let message = "";
+      try {
+        scanTree(deep.path, { xattrs: false });
+      } catch (e) {
+        expect(e).toBeInstanceOf(MkdiskError);
+        expect((e as MkdiskError).code).toBe("E_TREE");
+        message = (e as Error).message;
+      }
+      expect(message).toMatch(/ENAMETOOLONG/);
+      expect(message.split((name + "/").repeat(20)).length - 1, message.slice(0, 300)).toBe(1);
+    } finally {
+      runOk("rm", ["-rf", deep.path]); // rm descends one level at a time
+    }
   });
 });
