@@ -192,12 +192,34 @@ export function compareDiskXattr(a: DiskXattr, b: DiskXattr): number {
   return a.index - b.index || a.name.length - b.name.length || compareBytes(a.name, b.name);
 }
 
+/** vfs_cap_data revisions and their sizes (include/uapi/linux/capability.h). */
+const CAP_SIZES: Record<number, number> = { 1: 12, 2: 20, 3: 24 };
+const VFS_CAP_FLAGS_EFFECTIVE = 0x1;
+
+/**
+ * security.capability must be a vfs_cap_data the kernel reads
+ * (get_vfs_caps_from_disk): a revision 1, 2 or 3 header and exactly that
+ * revision's size. A malformed one would be stored as given and make every
+ * exec of the file fail, so it is refused here.
+ */
+export function checkCapability(value: Uint8Array, where: string): void {
+  const bad = (why: string): never => fail("E_TREE", `security.capability is not a valid vfs_cap_data (${why}); the kernel would refuse to run this file`, where);
+  if (value.length < 4) bad(`${value.length} bytes`);
+  const magic = new DataView(value.buffer, value.byteOffset, value.length).getUint32(0, true);
+  const revision = magic >>> 24;
+  const size = CAP_SIZES[revision];
+  if (size === undefined) bad(`revision ${revision}; expected 1, 2 or 3`);
+  if (value.length !== size) bad(`${value.length} bytes for revision ${revision}, which has ${size}`);
+  if (magic & 0x00ffffff & ~VFS_CAP_FLAGS_EFFECTIVE) bad(`flags 0x${(magic & 0x00ffffff).toString(16)}`);
+}
+
 /** Tree xattrs → on-disk attributes, validated and sorted. */
 export function toDiskXattrs(xattrs: readonly Xattr[], where: string): DiskXattr[] {
   const out: DiskXattr[] = [];
   for (const x of xattrs) {
     const w = `${where} (xattr ${x.name})`;
     const { index, name } = splitXattrName(x.name, w);
+    if (x.name === "security.capability") checkCapability(x.value, w);
     const value = index === XATTR_INDEX_POSIX_ACL_ACCESS || index === XATTR_INDEX_POSIX_ACL_DEFAULT ? aclToDisk(x.value, w) : x.value;
     out.push({ index, name, value, fullName: x.name });
   }

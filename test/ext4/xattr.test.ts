@@ -244,6 +244,17 @@ describe("ext4 extended attributes", () => {
     const acl = err(() => plan(withX([{ name: "system.posix_acl_access", value: new Uint8Array([2, 0, 0, 0, 1, 0]) }])));
     expect(acl.code).toBe("E_TREE");
     expect(acl.message).toContain("system.posix_acl_access");
+    // security.capability: a vfs_cap_data of a known revision and its exact size.
+    const cap = (v: number[]) => plan(withX([{ name: "security.capability", value: Uint8Array.from(v) }]));
+    const v2 = [0x01, 0, 0, 0x02, 0x00, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]; // cap_net_raw+ep
+    expect(() => cap(v2)).not.toThrow();
+    expect(() => cap([...v2, 0, 0, 0, 0].map((b, i) => (i === 3 ? 0x03 : b)))).not.toThrow(); // revision 3 (root uid 0)
+    for (const [bytes, why] of [[v2.slice(0, 12), "12 bytes for revision 2"], [[...v2, 0], "21 bytes"], [[0, 0, 0, 0x04, ...v2.slice(4)], "revision 4"], [[0x02, 0, 0, 0x02, ...v2.slice(4)], "flags 0x2"]] as const) {
+      const e = err(() => cap([...bytes]));
+      expect(e.code, why).toBe("E_TREE");
+      expect(e.message).toContain(why);
+      expect(e.message).toContain("/f");
+    }
     // The largest value that fits one block next to its entry is accepted.
     expect(() => plan(withX([{ name: "user.big", value: new Uint8Array(4096 - 32 - 4 - 16 - 4) }]))).not.toThrow();
   });
