@@ -82,7 +82,7 @@ function hardwareItems(m: Machine): XmlElement[] {
     item({ Caption: cpuText, Description: "Number of virtual CPUs", ElementName: cpuText, InstanceID: 1, ResourceType: RESOURCE_TYPE.processor, VirtualQuantity: m.cpus }),
     item({ AllocationUnits: "byte * 2^20", Caption: memText, Description: "Memory Size", ElementName: memText, InstanceID: 2, ResourceType: RESOURCE_TYPE.memory, VirtualQuantity: m.memoryMiB }),
     item(controller),
-    item({ AddressOnParent: 0, Caption: "disk1", Description: "Disk Image", ElementName: "disk1", HostResource: `/disk/${DISK_ID}`, InstanceID: 4, Parent: controllerId, ResourceType: RESOURCE_TYPE.hardDisk }),
+    item({ AddressOnParent: 0, Caption: "disk1", Description: "Disk Image", ElementName: "disk1", HostResource: `ovf:/disk/${DISK_ID}`, InstanceID: 4, Parent: controllerId, ResourceType: RESOURCE_TYPE.hardDisk }),
     item({
       AutomaticAllocation: "true", Caption: `Ethernet adapter on '${NETWORK_NAME}'`, Connection: NETWORK_NAME, ElementName: `Ethernet adapter on '${NETWORK_NAME}'`,
       InstanceID: 5, ResourceSubType: "E1000", ResourceType: RESOURCE_TYPE.ethernetAdapter,

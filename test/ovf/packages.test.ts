@@ -96,6 +96,18 @@ function checkOvf(ovf: string, vmdkName: string, vmdkPath: string): string {
   // Namespace-aware reads: the sections live in the OVF namespace, vbox:Machine in VirtualBox's.
   expect(xp(ovf, `count(//*[local-name()="Machine" and namespace-uri()="http://www.virtualbox.org/ovf/machine"])`)).toBe("1");
   expect(xp(ovf, `count(//*[local-name()="VirtualSystem" and namespace-uri()="http://schemas.dmtf.org/ovf/envelope/1"])`)).toBe("1");
+  // The parts refer to each other: Disk → File, the disk Item → Disk (OVF 1.0's
+  // "ovf:/disk/<diskId>" form), the network adapter → Network.
+  expect(xp(ovf, `string(${disk}/${attr("fileRef")})`)).toBe(xp(ovf, `string(${file}/${attr("id")})`));
+  expect(xp(ovf, `string(//${any("Item")}[${any("ResourceType")}="17"]/${any("HostResource")})`)).toBe(`ovf:/disk/${xp(ovf, `string(${disk}/${attr("diskId")})`)}`);
+  expect(xp(ovf, `string(//${any("Item")}[${any("ResourceType")}="10"]/${any("Connection")})`)).toBe(xp(ovf, `string(//${any("NetworkSection")}/${any("Network")}/${attr("name")})`));
+  // Each Item's rasd elements in the order of the CIM RASD schema's sequence (alphabetical).
+  const items = Number(xp(ovf, `count(//${any("Item")})`));
+  expect(items).toBe(5);
+  for (let i = 1; i <= items; i++) {
+    const names = xp(ovf, `//${any("Item")}[${i}]/*`).match(/<rasd:\w+/g)!.map((n) => n.slice(6));
+    expect(names, `Item ${i}`).toEqual([...names].sort());
+  }
   // No wall-clock or epoch time anywhere in the descriptor.
   expect(text).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:\d\d|lastStateChange/);
   return diskUuid;
@@ -131,6 +143,8 @@ describe("ova", () => {
     const mf = readFileSync(join(x, "mkdisk.mf"), "utf8");
     const lines = mf.trimEnd().split("\n");
     expect(lines.length).toBe(2);
+    // In archive order: the descriptor, then the disk.
+    expect(lines.map((l) => /^SHA256\(([^)]+)\)/.exec(l)?.[1])).toEqual(["mkdisk.ovf", "mkdisk-disk001.vmdk"]);
     for (const line of lines) {
       const m = /^SHA256\(([^)]+)\)= ([0-9a-f]{64})$/.exec(line);
       expect(m).not.toBeNull();
@@ -239,6 +253,16 @@ describe("options", () => {
     expect(xp(ovf, `string(//${any("Item")}[${any("ResourceType")}="17"]/${any("Parent")})`)).toBe(
       xp(ovf, `string(//${any("Item")}[${any("ResourceType")}="5"]/${any("InstanceID")})`),
     );
+    // The boxes' Vagrantfiles carry the same CPUs and memory.
+    for (const [kind, prefix] of [["vagrant-virtualbox", "vb"], ["vagrant-libvirt", "libvirt"]] as const) {
+      const box = out(`opts-${kind}.box`);
+      await writePackageFile(kind, box, { ctx, machine: opts });
+      const bx = out(`opts-${kind}.x`);
+      extract(box, bx, true);
+      const vf = readFileSync(join(bx, "Vagrantfile"), "utf8");
+      expect(vf, kind).toContain(`    ${prefix}.cpus = 4\n`);
+      expect(vf, kind).toContain(`    ${prefix}.memory = 3072\n`);
+    }
   });
 
   it("BIOS (the default) writes no Firmware element; bad options fail before any byte is written", async () => {
