@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Qcow2Sink, type Qcow2Options } from "../../src/qcow2/index.js";
 import { sha256File, tempDir } from "../helpers/tools.js";
-import { fixedCases, qemuImg, sparseDisk, writeImage, writeRaw, type Case } from "./support.js";
+import { fixedCases, mappedDataBytes, nonZeroBytes, qemuImg, sparseDisk, writeImage, writeRaw, type Case } from "./support.js";
 import { join } from "node:path";
 
 const dir = tempDir("mkdisk-qcow2-");
@@ -34,6 +34,12 @@ async function buildAndCheck(c: Case, opts: Qcow2Options): Promise<string> {
   expect(info["cluster-size"]).toBe(opts.clusterBytes ?? 65536);
   expect(info["format-specific"].data.compat).toBe("1.1");
   expect(info["format-specific"].data["refcount-bits"]).toBe(16);
+  // A clean image with no optional features: not dirty, no lazy refcounts, not corrupt.
+  expect(info["dirty-flag"]).toBe(false);
+  expect(info["format-specific"].data["lazy-refcounts"]).toBe(false);
+  expect(info["format-specific"].data.corrupt).toBe(false);
+  // All-zero clusters are left out, compressed or not: qemu-img map's data is exactly the non-zero clusters.
+  expect(mappedDataBytes("qcow2", img)).toBe(nonZeroBytes(raw, opts.clusterBytes ?? 65536));
   if (opts.compress && (opts.clusterBytes ?? 65536) <= 65536 && c.name.startsWith("all data")) {
     // The random MiB stays uncompressed, the rest is compressed: qemu-img map shows
     // compressed data without a host offset.

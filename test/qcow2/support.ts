@@ -150,3 +150,32 @@ export function qemuImg(args: string[]): { status: number; stdout: string; stder
 export function tmpPath(dir: string, name: string): string {
   return join(dir, name);
 }
+
+/**
+ * Bytes of the virtual disk in `unit`-sized blocks that hold a non-zero byte
+ * (the last block cut at the disk's end): what an image that leaves all-zero
+ * clusters or grains out must report as data.
+ */
+export function nonZeroBytes(rawPath: string, unit: number): number {
+  const fd = openSync(rawPath, "r");
+  try {
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(unit);
+    let total = 0;
+    for (let at = 0; at < size; at += unit) {
+      const n = readSync(fd, buf, 0, Math.min(unit, size - at), at);
+      if (buf.subarray(0, n).some((b) => b !== 0)) total += n;
+    }
+    return total;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Bytes `qemu-img map` reports as data (allocated, compressed or not). */
+export function mappedDataBytes(format: string, img: string): number {
+  const r = qemuImg(["map", "-f", format, "--output=json", img]);
+  if (r.status !== 0) throw new Error(`qemu-img map ${img}: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { length: number; data: boolean }[]).reduce((s, m) => s + (m.data ? m.length : 0), 0);
+}
+

@@ -12,7 +12,7 @@ import { BuildContext } from "../../src/context/index.js";
 import { pump } from "../../src/io/pump.js";
 import { VmdkSink, type VmdkOptions } from "../../src/vmdk/index.js";
 import { sha256File, tempDir } from "../helpers/tools.js";
-import { fdOut, fixedCases, qemuImg, sparseDisk, writeRaw, type Case } from "../qcow2/support.js";
+import { fdOut, fixedCases, mappedDataBytes, nonZeroBytes, qemuImg, sparseDisk, writeRaw, type Case } from "../qcow2/support.js";
 
 const dir = tempDir("mkdisk-vmdk-");
 afterAll(() => dir.cleanup());
@@ -43,6 +43,8 @@ async function buildAndCheck(c: Case, opts: Omit<VmdkOptions, "ctx">, name = `${
   expect(info["cluster-size"]).toBe(65536);
   expect(info["format-specific"].data["create-type"]).toBe("streamOptimized");
   expect(info["format-specific"].data.extents[0].compressed).toBe(true);
+  // All-zero grains are left out: qemu-img map's data is exactly the non-zero grains.
+  expect(mappedDataBytes("vmdk", img)).toBe(nonZeroBytes(raw, 65536));
   return img;
 }
 
