@@ -1,13 +1,17 @@
-/** `mkdisk convert IN -O raw|qcow2|vmdk OUT [--compress] [--force]`. */
+/** `mkdisk convert IN -O FORMAT OUT [--compress] [--seed UUID] [--workers N] [--force]`. */
 import { parseArgs } from "node:util";
 import { MkdiskError } from "../bin/errors.js";
 import { convertImage } from "../convert.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "../layout/schema.js";
 
-export const CONVERT_HELP = `Usage: mkdisk convert IN -O raw|qcow2|vmdk OUT [--compress] [--seed UUID] [--force]
+export const CONVERT_HELP = `Usage: mkdisk convert IN -O FORMAT OUT [--compress] [--seed UUID] [--workers N] [--force]
 
-Converts a raw, qcow2 or VMDK image. All-zero clusters are detected by
-content and left out. --seed sets the VMDK's CID and ddb.uuid.
+Converts a raw, qcow2 or VMDK image to FORMAT: raw, qcow2, vmdk
+(streamOptimized), ova, vagrant-libvirt or vagrant-virtualbox. All-zero
+clusters are detected by content and left out. --compress deflates qcow2
+clusters (also the qcow2 in a vagrant-libvirt box); VMDK grains are always
+compressed. --seed sets the ids the output carries (the VMDK's CID and
+ddb.uuid, the OVF's machine and disk ids and MAC address).
 `;
 
 export async function convertMain(argv: string[]): Promise<number> {

@@ -5,7 +5,7 @@
  * its sparse twin (zero clusters found by content).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, writeFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runOk, sha256File, tempDir } from "../helpers/tools.js";
@@ -72,6 +72,42 @@ describe("multi-format build and convert", () => {
     }
     // A build's qcow2 and a converted qcow2 of its raw image are the same bytes.
     expect(sha256File(join(tmp.path, "conv-qcow2.qcow2"))).toBe(sha256File(join(tmp.path, "disk.qcow2")));
+  });
+
+  it("--compress compresses (also the qcow2 in a vagrant-libvirt box); --seed sets the VMDK's ids; outputs repeat byte for byte", () => {
+    // qemu-img map shows compressed clusters as data without a host offset.
+    const compressed = (img: string) => (JSON.parse(runOk("qemu-img", ["map", "-f", "qcow2", "--output=json", img])) as { data: boolean; offset?: number }[]).some((m) => m.data && m.offset === undefined);
+    expect(compressed(join(tmp.path, "conv-qcow2-c.qcow2"))).toBe(true);
+    expect(compressed(join(tmp.path, "conv-qcow2.qcow2"))).toBe(false);
+    for (const extra of [[], ["--compress"]]) {
+      const box = join(tmp.path, `conv${extra.length}.box`);
+      mkdisk(["convert", raw, "-O", "vagrant-libvirt", box, ...extra]);
+      const x = join(tmp.path, `conv${extra.length}-box`);
+      runOk("mkdir", ["-p", x]);
+      runOk("tar", ["-xzf", box, "-C", x, "box.img"]);
+      check(join(x, "box.img"));
+      same(raw, join(x, "box.img"));
+      expect(compressed(join(x, "box.img")), `box ${extra.join(" ")}`).toBe(extra.length > 0);
+    }
+    // The VMDK's CID and ddb.uuid come from --seed: same seed, same bytes; another seed, other ids.
+    const ids = (vmdk: string) => {
+      const text = readFileSync(vmdk).subarray(0, 65536).toString("latin1");
+      return { cid: /^CID=([0-9a-f]{8})$/m.exec(text)?.[1], uuid: /^ddb\.uuid = "([^"]+)"$/m.exec(text)?.[1] };
+    };
+    const v = (name: string, seed: string) => {
+      const p = join(tmp.path, name);
+      mkdisk(["convert", raw, "-O", "vmdk", p, "--seed", seed]);
+      return p;
+    };
+    const a1 = v("seed-a1.vmdk", "11111111-2222-4333-8444-555555555555");
+    const a2 = v("seed-a2.vmdk", "11111111-2222-4333-8444-555555555555");
+    const b = v("seed-b.vmdk", "99999999-2222-4333-8444-555555555555");
+    expect(sha256File(a2)).toBe(sha256File(a1));
+    expect(ids(a1).cid).toMatch(/^[0-9a-f]{8}$/);
+    expect(ids(a1).uuid).toMatch(/^([0-9a-f]{2} ){7}[0-9a-f]{2}-([0-9a-f]{2} ){7}[0-9a-f]{2}$/); // VMware's form
+    expect(ids(b).cid).not.toBe(ids(a1).cid);
+    expect(ids(b).uuid).not.toBe(ids(a1).uuid);
+    same(raw, b);
   });
 
   it("reads images made by qemu-img", () => {
