@@ -65,6 +65,43 @@ describe("readers on qemu-img's images", () => {
   }
 });
 
+describe("readers on images qemu changed in place", () => {
+  it("zero flags over allocated qcow2 clusters and zeroed VMDK grains read as zeros; zstd qcow2 is refused", async () => {
+    const raw = join(dir.path, "z.raw");
+    await writeRaw(raw, c.extents, c.totalBytes);
+    // What the disk holds once its first 64 KiB are written with zeros.
+    const wantBytes = readFileSync(raw);
+    wantBytes.fill(0, 0, 65536);
+    const zeroed = join(dir.path, "z-want.raw");
+    writeFileSync(zeroed, wantBytes);
+    const want = sha256File(zeroed);
+    expect(want).not.toBe(sha256File(raw)); // the range held data
+    for (const [name, fmt, opts, open] of [
+      ["zf.qcow2", "qcow2", [], openQcow2],
+      ["zg.vmdk", "vmdk", ["-o", "subformat=monolithicSparse,zeroed_grain=on"], openVmdk],
+    ] as const) {
+      const img = join(dir.path, name);
+      runOk("qemu-img", ["convert", "-f", "raw", "-O", fmt, ...opts, raw, img]);
+      // write -z without -u: qcow2 keeps the cluster allocated and sets its zero flag; VMDK marks the grain zeroed.
+      runOk("qemu-io", ["-f", fmt, "-c", "write -z 0 64k", img]);
+      const back = join(dir.path, name + ".raw");
+      await toRaw(open, img, back);
+      expect(sha256File(back), name).toBe(want);
+    }
+    const map = JSON.parse(runOk("qemu-img", ["map", "-f", "qcow2", "--output=json", join(dir.path, "zf.qcow2")])) as { start: number; zero: boolean; offset?: number }[];
+    expect(map.some((m) => m.start === 0 && m.zero && m.offset !== undefined), "the zeroed qcow2 cluster keeps its host cluster").toBe(true);
+
+    const zstd = join(dir.path, "zstd.qcow2");
+    runOk("qemu-img", ["create", "-f", "qcow2", "-o", "compression_type=zstd", zstd, "1M"]);
+    const src = fileSource(zstd);
+    try {
+      expect(() => openQcow2(src)).toThrow(expect.objectContaining({ code: "E_UNSUPPORTED" }));
+    } finally {
+      src.close();
+    }
+  });
+});
+
 describe("readers on our own images", () => {
   it("qcow2 and vmdk round trip", async () => {
     const raw = join(dir.path, "own.raw");
