@@ -16,7 +16,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { BuildContext } from "../../src/context/index.js";
 import { pump } from "../../src/io/pump.js";
 import { VmdkSink } from "../../src/vmdk/index.js";
-import { tempDir } from "../helpers/tools.js";
+import { runOk, tempDir } from "../helpers/tools.js";
 import { fdOut, fixedCases, writeRaw, type Case } from "../qcow2/support.js";
 
 const dir = tempDir("mkdisk-vmdk-stream-");
@@ -63,6 +63,14 @@ describe("streamOptimized VMDK, walked as a stream", () => {
       expect(descriptor).toMatch(/^# Disk DescriptorFile\n/);
       expect(descriptor).toContain('createType="streamOptimized"');
       expect(descriptor).toContain(`RW ${h.capacity} SPARSE `);
+      expect(descriptor).toMatch(/^parentCID=ffffffff$/m);
+      // The descriptor's fixed lines and geometry as qemu-img writes them for a disk of this size.
+      const q = join(dir.path, `${i}-qemu.vmdk`);
+      runOk("qemu-img", ["create", "-q", "-f", "vmdk", "-o", "subformat=streamOptimized", q, String(c.totalBytes)]);
+      const lines = (t: string) => t.split("\n").filter((l) => /^(version=|createType=|RW |ddb\.virtualHWVersion|ddb\.geometry\.|ddb\.adapterType)/.test(l)).map((l) => l.replace(/ "[^"]*\.vmdk"$/, ""));
+      const theirs = readFileSync(q).subarray(S, 64 * S).toString("latin1").replace(/\0[\s\S]*$/, "");
+      expect(lines(descriptor)).toEqual(lines(theirs));
+      expect(lines(descriptor)).toHaveLength(8);
 
       // Walk the markers from overHead.
       const grainAt = new Map<number, number>(); // guest LBA → sector of its marker
