@@ -16,7 +16,7 @@ import { MkdiskError } from "../../src/bin/errors.js";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { parseLayout } from "../../src/layout/schema.js";
 import { PARTITION_TYPES } from "../../src/gpt/types.js";
-import { requireTool, runOk, tempDir } from "../helpers/tools.js";
+import { requireTool, runOk, sha256File, tempDir } from "../helpers/tools.js";
 import { buildRaw, planAndWriteSparse, repartDefinitions, runRepart, withLoop, SEED, sfdiskDump, type LayoutJson, type PartJson } from "./support.js";
 
 let tmp: { path: string; cleanup(): void };
@@ -186,6 +186,13 @@ describe("same partition table as systemd-repart", () => {
     await compareWithRepart(L([{ type: "esp", size: "1M" }]), "small-fixed");
     await compareWithRepart(L([{ type: "linux-generic", size: 5000 }, { type: "linux-generic", grow: true, minSize: 1048577 }]), "small-two");
     await compareWithRepart(L([{ type: "linux-generic", grow: true, minSize: "1M" }], { size: "3M" }), "small-3m");
+    // Exactly 4 MiB is still a small disk for libfdisk (first usable LBA 34); one sector more is not.
+    await compareWithRepart(L([{ type: "linux-generic", grow: true, minSize: "1M" }], { size: 4 * 1048576 }), "small-4m");
+    await compareWithRepart(L([{ type: "linux-generic", grow: true, minSize: "1M" }], { size: 4 * 1048576 + 4096 }), "past-4m");
+  });
+
+  it("a disk over 2 TiB: the protective MBR's size saturates at 0xFFFFFFFF, as repart writes it", async () => {
+    await compareWithRepart(L([{ type: "esp", size: "1M" }, { type: "root", grow: true, minSize: "1G" }], { size: "3T" }), "3t");
   });
 
   it("a disk too small fails in both", async () => {
@@ -215,6 +222,8 @@ describe("4096-byte sectors (loop devices: repart 252 has no --sector-size)", ()
       const b = withLoop(theirs, 4096, (dev) => sfdiskDump(dev).replace(dev, "IMG"));
       expect(a, tag).toBe(b);
       expect(a).toContain("sector-size: 4096");
+      // Byte for byte, protective MBR included (its size counts 4096-byte sectors).
+      expect(sha256File(mine), `${tag}: image bytes`).toBe(sha256File(theirs));
     }
   });
 });
