@@ -6,7 +6,7 @@
  * images are read through a loop device with that logical sector size.
  * `blkid -p` (util-linux) probes the swap signature mkdisk writes.
  */
-import { statSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -74,6 +74,34 @@ async function buildAndCheck(lj: LayoutJson, tag: string) {
   const read = (dev: string) => ({ v: runOk("sgdisk", ["-v", dev]), t: sfdiskJson(dev) });
   const { v, t } = s === 512 ? read(image) : withLoop(image, s, read);
   expect(v, `sgdisk -v ${tag}`).toContain("No problems found");
+  // Fields sgdisk and sfdisk accept even when wrong (UEFI 2.10 §5.2.3, §5.3.2):
+  // the protective MBR's one record, and both headers' revision, size, reserved field and LBAs.
+  const fd = openSync(image, "r");
+  const sector = (lba: number) => {
+    const b = Buffer.alloc(s);
+    readSync(fd, b, 0, s, lba * s);
+    return b;
+  };
+  try {
+    const mbr = sector(0);
+    const rec = Buffer.alloc(16);
+    rec.set([0x00, 0x00, 0x02, 0x00, 0xee, 0xff, 0xff, 0xff, 0x01, 0, 0, 0]);
+    rec.writeUInt32LE(Math.min(N - 1, 0xffffffff), 12);
+    expect(mbr.subarray(0x1be, 0x1ce).toString("hex"), `${tag}: protective MBR record`).toBe(rec.toString("hex"));
+    expect(mbr.subarray(0x1ce, 0x1fe).every((b) => b === 0), `${tag}: other MBR records empty`).toBe(true);
+    expect(mbr.readUInt16LE(0x1fe)).toBe(0xaa55);
+    const entrySectors = 16384 / s;
+    for (const [lba, alt, entries] of [[1, N - 1, 2], [N - 1, 1, N - 1 - entrySectors]]) {
+      const h = sector(lba);
+      expect({
+        sig: h.subarray(0, 8).toString("latin1"), revision: h.readUInt32LE(8), size: h.readUInt32LE(12), reserved: h.readUInt32LE(20),
+        my: Number(h.readBigUInt64LE(24)), alt: Number(h.readBigUInt64LE(32)), entries: Number(h.readBigUInt64LE(72)), count: h.readUInt32LE(80), entrySize: h.readUInt32LE(84),
+        rest: h.subarray(92).every((b) => b === 0),
+      }, `${tag}: GPT header at LBA ${lba}`).toEqual({ sig: "EFI PART", revision: 0x00010000, size: 92, reserved: 0, my: lba, alt, entries, count: 128, entrySize: 128, rest: true });
+    }
+  } finally {
+    closeSync(fd);
+  }
 
   expect(t.label).toBe("gpt");
   expect(t.id).toBe(diskGuid.toUpperCase());
