@@ -95,7 +95,8 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
     fail("E_LAYOUT", `uuid ${formatUuid(a.uuid)} is ${other}; partition uuids must be unique`, `partitions[${given}].uuid`);
   });
   const diskGuid = ctx.diskGuid();
-  if (ids.some((x) => uuidEquals(x.uuid, diskGuid))) fail("E_LAYOUT", `a partition uuid equals the disk GUID`, "partitions");
+  const clash = ids.findIndex((x) => uuidEquals(x.uuid, diskGuid));
+  if (clash >= 0) fail("E_LAYOUT", `equals the disk GUID (derived from the seed); a GPT needs every GUID distinct, choose another`, layout.partitions[clash].uuid ? `partitions[${clash}].uuid` : "seed");
 
   // Per-partition trees (copyFiles/excludeFiles) and minimum sizes.
   const trees = layout.partitions.map((p, i) => {

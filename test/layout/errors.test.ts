@@ -111,6 +111,7 @@ const HAND: [string, unknown, string, string[]?][] = [
   ["bad uuid", L([{ ...P, uuid: "1234" }]), "partitions[0].uuid"],
   ["a given uuid equal to a later partition's derived one", L([{ type: "swap", size: "1M", uuid: "cb96a8e9-addc-4be7-b68e-69b6d1ea59cb" }, P]), "partitions[0].uuid"],
   ["all-zero uuid", L([{ ...P, uuid: "00000000-0000-0000-0000-000000000000" }]), "partitions[0].uuid"],
+  ["a uuid equal to the disk GUID the seed gives", L([P, { ...P, uuid: "31918d1c-a93a-45d1-a195-a84a9db04099" }]), "partitions[1].uuid"],
   ["all-zero type GUID (an unused entry)", L([{ type: "00000000-0000-0000-0000-000000000000", size: "1M" }]), "partitions[0].type"],
   ["label holding U+0000", L([{ ...P, label: "a\u0000b" }]), "partitions[0].label"],
   ["FAT label starting with a space", L([{ type: "esp", size: "64M", format: "vfat", fsLabel: " lead" }]), "partitions[0].fsLabel"],
