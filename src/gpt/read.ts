@@ -77,13 +77,18 @@ export function readGpt(readAt: ReadAt, diskBytes: number, sectorBytes = detectS
       return undefined;
     }
     const h = GptHeader.decode(raw);
-    const z = raw.slice();
+    // The CRC covers HeaderSize bytes (92 to one sector; other tools may write more than 92).
+    if (h.HeaderSize < GPT_HEADER_SIZE || h.HeaderSize > sectorBytes) {
+      problems.push(`${which} GPT header at LBA ${lba}: HeaderSize ${h.HeaderSize} is outside 92..${sectorBytes}`);
+      return undefined;
+    }
+    const z = h.HeaderSize === GPT_HEADER_SIZE ? raw.slice() : readAt(lba * sectorBytes, h.HeaderSize).slice();
     z.fill(0, 0x10, 0x14);
-    if (h.HeaderSize !== GPT_HEADER_SIZE) problems.push(`${which} GPT header: HeaderSize ${h.HeaderSize}, expected 92`);
     if (crc32(z) !== h.HeaderCRC32) {
       problems.push(`${which} GPT header at LBA ${lba}: HeaderCRC32 mismatch`);
       return undefined;
     }
+    if (h.MyLBA !== lba) problems.push(`${which} GPT header at LBA ${lba}: MyLBA says ${h.MyLBA}`);
     if (h.NumberOfPartitionEntries > MAX_ENTRIES || h.SizeOfPartitionEntry !== GPT_ENTRY_SIZE) {
       problems.push(`${which} GPT header: ${h.NumberOfPartitionEntries} entries of ${h.SizeOfPartitionEntry} bytes is not supported`);
       return undefined;
@@ -103,6 +108,12 @@ export function readGpt(readAt: ReadAt, diskBytes: number, sectorBytes = detectS
 
   const primary = tryHeader(1, "primary");
   const backup = tryHeader(totalSectors - 1, "backup");
+  if (primary && primary.h.AlternateLBA !== totalSectors - 1) {
+    problems.push(`primary GPT header: AlternateLBA ${primary.h.AlternateLBA} is not the image's last LBA ${totalSectors - 1} (was the image resized? sgdisk -e moves the backup)`);
+  }
+  if (primary && backup && (primary.h.PartitionEntryArrayCRC32 !== backup.h.PartitionEntryArrayCRC32 || primary.h.NumberOfPartitionEntries !== backup.h.NumberOfPartitionEntries)) {
+    problems.push("primary and backup GPT partition entry arrays differ (the primary is read)");
+  }
   const use = primary ?? backup;
   if (!use) fail("E_IMAGE", `no valid GPT (${problems.join("; ")})`);
   const { h, arr } = use;

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDisk } from "../../src/build.js";
 import { MkdiskError } from "../../src/bin/errors.js";
 import { inspectImage } from "../../src/inspect/index.js";
+import { crc32 } from "../../src/bin/crc.js";
 import { runOk, tempDir } from "../helpers/tools.js";
 
 let tmp: ReturnType<typeof tempDir>;
@@ -86,6 +87,45 @@ describe("inspect", () => {
     const r = inspectImage(p);
     expect(r.problems.join("\n")).toMatch(/primary GPT header.*HeaderCRC32/);
     expect(r.partitions.length).toBe(3);
+  });
+
+  it("GPT header rules: a larger HeaderSize is valid, a damaged backup, a moved disk end and differing entry arrays are reported", () => {
+    const good = readFileSync(img);
+    const N = good.length / 512;
+    const fixHeaderCrc = (b: Buffer, lba: number) => {
+      const at = lba * 512;
+      const size = b.readUInt32LE(at + 12);
+      b.writeUInt32LE(0, at + 16);
+      b.writeUInt32LE(crc32(b.subarray(at, at + size)), at + 16);
+    };
+    const probe = (b: Buffer, name: string) => {
+      const p = join(tmp.path, name);
+      writeFileSync(p, b);
+      return inspectImage(p);
+    };
+    // HeaderSize 96: the CRC covers 96 bytes; a valid header (UEFI allows 92 up to a sector).
+    const big = Buffer.from(good);
+    big.writeUInt32LE(96, 512 + 12);
+    fixHeaderCrc(big, 1);
+    expect(probe(big, "hs96.img").problems).toEqual([]);
+    // A damaged backup: reported, the primary still read.
+    const bk = Buffer.from(good);
+    bk[(N - 1) * 512 + 0x30] ^= 1;
+    const rb = probe(bk, "bad-backup.img");
+    expect(rb.problems.join("\n")).toMatch(/backup GPT header.*HeaderCRC32/);
+    expect(rb.partitions.length).toBe(3);
+    // Grown by 1 MiB (as qemu-img resize does): the backup is no longer at the end.
+    const grown = Buffer.concat([good, Buffer.alloc(1 << 20)]);
+    expect(probe(grown, "grown.img").problems.join("\n")).toMatch(/AlternateLBA \d+ is not the image's last LBA/);
+    // Both tables valid but different (a label changed in the backup only).
+    const diff = Buffer.from(good);
+    const arrLba = Number(diff.readBigUInt64LE((N - 1) * 512 + 72));
+    diff[arrLba * 512 + 128 + 56] ^= 0x01; // entry 2's name
+    diff.writeUInt32LE(crc32(diff.subarray(arrLba * 512, arrLba * 512 + 128 * 128)), (N - 1) * 512 + 88);
+    fixHeaderCrc(diff, N - 1);
+    const rd = probe(diff, "differ.img");
+    expect(rd.problems).toEqual(["primary and backup GPT partition entry arrays differ (the primary is read)"]);
+    expect(rd.partitions[1].label).toBe("data");
   });
 
   it("never crashes on truncated or bit-flipped images", () => {
