@@ -114,6 +114,14 @@ describe("mkdisk diff inside filesystems", () => {
     expect(d.length, show).toBe(1);
     expect(d[0].area, show).toMatch(/vfat/);
     expect(d[0].what, show).toMatch(/^directory \/loader entry "loader\.conf": /);
+
+    // A partition label changed: the GPT areas at both ends, in 4096-byte sectors, named as such.
+    const relabelled = { ...layout, partitions: [layout.partitions[0], { ...layout.partitions[1], label: "other" }] };
+    await build(relabelled, a, join(tmp.path, "C4k.img"));
+    const g = parse(diffCli(join(tmp.path, "A4k.img"), join(tmp.path, "C4k.img")).stdout).differences;
+    const areas = [...new Set(g.map((x: { area: string }) => x.area))].sort();
+    expect(areas, JSON.stringify(g, null, 1)).toEqual(["GPT backup entry 2", "GPT backup header", "GPT primary entry 2", "GPT primary header"]);
+    expect(g.filter((x: { area: string }) => x.area.endsWith("entry 2")).map((x: { what: string }) => x.what)).toEqual(["PartitionName", "PartitionName"]);
   });
 
   it("compares a qcow2 or VMDK with a larger disk: sizes differ, bytes past its end are named as such", async () => {
