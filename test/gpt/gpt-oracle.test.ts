@@ -145,6 +145,11 @@ async function buildAndCheck(lj: LayoutJson, tag: string) {
   // A growing partition below its cap leaves less than one alignment unit free.
   const uncapped = parts.some((e, i) => e.spec.grow && (e.spec.maxBytes === undefined || got[i].size * s < alignUp(e.spec.maxBytes, 4096)));
   if (uncapped) expect(areaEnd - prevEnd, `${tag}: free space left with a partition still able to grow`).toBeLessThan(A);
+  // The last partition grows on the 4 KiB grain, not the alignment: if it can still grow, less than 4 KiB is left.
+  const L = parts.length - 1;
+  if (L >= 0 && parts[L].spec.grow && (parts[L].spec.maxBytes === undefined || got[L].size * s < alignUp(parts[L].spec.maxBytes, 4096))) {
+    expect(areaEnd - prevEnd, `${tag}: free space left behind a last partition still able to grow`).toBeLessThan(4096);
+  }
   // "auto": the disk ends within a grain of the backup GPT after the last partition.
   if (layout.size === "auto" && sizeBytes > 4 << 20) expect(sizeBytes - prevEnd - (1 + 16384 / s) * s).toBeLessThan(4096);
   return { image, result, table: t };
