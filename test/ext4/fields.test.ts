@@ -7,7 +7,7 @@
  * unused inode counts agree (inodes are allocated from the start of the
  * table) and groups with no inodes in use are INODE_UNINIT.
  */
-import { mkdirSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runOk, tempDir } from "../helpers/tools.js";
@@ -77,3 +77,27 @@ describe("group descriptors", () => {
     expect(groups[1]).toContain("INODE_UNINIT");
   });
 });
+
+describe("order and journal backup fields", () => {
+  it("inodes numbered depth-first in byte order from 12, entries stored in byte order (lost+found among them)", () => {
+    // "ino  (rec_len) name" in on-disk order.
+    const entries = [...runOk("debugfs", ["-R", "ls /", img]).matchAll(/(\d+)\s+\((\d+)\)\s+(\S+)/g)].map((m) => [m[3], Number(m[1])] as const);
+    expect(entries).toEqual([[".", 2], ["..", 2], ["d", 12], ["lost+found", 11], ["new.txt", 13], ["old.txt", 14]]);
+  });
+
+  it("the journal superblock carries the file system's UUID; s_jnl_blocks backs up the journal inode's size", () => {
+    const j = stat("<8>");
+    const first = Number(/\(0-\d+\):(\d+)-/.exec(runOk("debugfs", ["-R", "stat <8>", img]))![1]);
+    const buf = readFileSync(img);
+    const sb = buf.subarray(1024, 2048);
+    const fsUuid = sb.subarray(0x68, 0x78);
+    const jsb = buf.subarray(first * 4096, first * 4096 + 1024);
+    expect(jsb.readUInt32BE(0)).toBe(0xc03b3998); // JBD2 magic
+    expect(jsb.subarray(0x30, 0x40).equals(fsUuid)).toBe(true);
+    expect(jsb.readUInt32BE(0x40), "s_nr_users").toBe(1);
+    expect(sb[0xfd], "s_jnl_backup_type").toBe(1); // EXT3_JNL_BACKUP_BLOCKS
+    expect(sb.readUInt32LE(0x10c + 15 * 4), "s_jnl_blocks[15]: i_size_high").toBe(0);
+    expect(sb.readUInt32LE(0x10c + 16 * 4), "s_jnl_blocks[16]: i_size").toBe(Number(j.size));
+  });
+});
+
