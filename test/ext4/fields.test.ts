@@ -101,3 +101,24 @@ describe("order and journal backup fields", () => {
   });
 });
 
+describe("shared xattr blocks", () => {
+  it("1025 files with the same attributes: one block shared by 1024 (the kernel's limit), a second for the 1025th", async () => {
+    const src = join(t.path, "xsrc");
+    mkdirSync(src);
+    // A value too large for the 92-byte in-inode area, so it goes to a block.
+    runOk("python3", ["-c", "import os,sys\nfor i in range(1025):\n    p=os.path.join(sys.argv[1],'f%04d'%i)\n    open(p,'w').close()\n    os.setxattr(p,'user.big',b'v'*200)", src]);
+    const x = join(t.path, "xattr.img");
+    await buildFromDir(src, x, { sizeBytes: 64 << 20 });
+    expect(fsck(x).status).toBe(0);
+    const acl = (name: string) => Number(/File ACL: (\d+)/.exec(runOk("debugfs", ["-R", `stat /${name}`, x]))![1]);
+    const first = acl("f0000");
+    expect(first).toBeGreaterThan(0);
+    expect(acl("f1023")).toBe(first);
+    const second = acl("f1024");
+    expect(second).not.toBe(first);
+    const img = readFileSync(x);
+    expect(img.readUInt32LE(first * 4096 + 4), "h_refcount").toBe(1024);
+    expect(img.readUInt32LE(second * 4096 + 4), "h_refcount").toBe(1);
+  });
+});
+
