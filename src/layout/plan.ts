@@ -12,7 +12,7 @@ import { encodeGpt, GPT_NAME_UNITS, type GptPartitionEntry } from "../gpt/gpt.js
 import { GPT_ATTR, growsFileSystemByDefault, isRootType, readOnlyByDefault } from "../gpt/types.js";
 import { parseCopyFiles, selectTree } from "../tree/select.js";
 import type { Tree } from "../tree/types.js";
-import { FS_DRIVERS, type FsRequest } from "./filesystems.js";
+import { FS_DRIVERS, type FsMinRequest, type FsRequest } from "./filesystems.js";
 import type { ReadDataRuns } from "../ext4/index.js";
 import { placePartitions } from "./place.js";
 import { planBiosBoot } from "../boot/plan.js";
@@ -106,27 +106,28 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
     if (copy.length && !tree) fail("E_USAGE", `partition copies files but no --rootfs was given`, `${where}.copyFiles`);
     return tree && copy.length ? selectTree(tree, copy, p.excludeFiles, `${where}.copyFiles`) : emptyTree();
   });
-  const fsMinimum = (i: number): number => {
+  /** What partition i's filesystem driver is told about it, whatever the size. */
+  const fsBase = (i: number): FsMinRequest => {
     const p = layout.partitions[i];
-    return p.format
-      ? FS_DRIVERS[p.format].minimumBytes({ tree: trees[i], sectorBytes, fsUuid: ctx.filesystemUuid(ids[i].uuid), label: p.fsLabel ?? ids[i].label, where: `partitions[${i}]`, readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks, rootfs: tree })
-      : 0;
+    return {
+      tree: trees[i], sectorBytes, fsUuid: ctx.filesystemUuid(ids[i].uuid), label: p.fsLabel ?? ids[i].label, where: `partitions[${i}]`,
+      readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks, rootfs: tree,
+    };
   };
+  const fsMinimum = (i: number): number => {
+    const format = layout.partitions[i].format;
+    return format ? FS_DRIVERS[format].minimumBytes(fsBase(i)) : 0;
+  };
+  /** What partition i's filesystem driver is asked to plan at `sizeBytes`. */
+  const fsRequest = (i: number, sizeBytes: number, startLba: number): FsRequest => ({
+    ...fsBase(i), format: layout.partitions[i].format!, sizeBytes, startLba, ctx, shrinkToFit: !fixed[i],
+  });
   /**
    * The first whole-MiB size from `fromBytes` up (1 MiB steps, then steps of
    * 1/64) at which the filesystem plans, or undefined. Fit is not monotonic
    * in the size (ext4's journal grows in steps: 4 MiB below 128 MiB, 16 MiB
    * from there), so a suggestion is checked, not derived.
    */
-  /** What partition i's filesystem driver is asked to plan at `sizeBytes`. */
-  const fsRequest = (i: number, sizeBytes: number, startLba: number): FsRequest => {
-    const p = layout.partitions[i];
-    return {
-      format: p.format!, tree: trees[i], sizeBytes, sectorBytes, startLba,
-      fsUuid: ctx.filesystemUuid(ids[i].uuid), label: p.fsLabel ?? ids[i].label, ctx, where: `partitions[${i}]`, readDataRuns: opts.readDataRuns, followSymlinks: p.followSymlinks,
-      rootfs: tree, shrinkToFit: !fixed[i],
-    };
-  };
   const fittingSize = (i: number, fromBytes: number, startLba: number): number | undefined => {
     let mib = Math.ceil(fromBytes / 2 ** 20);
     const driver = FS_DRIVERS[layout.partitions[i].format!];
