@@ -190,7 +190,10 @@ export function diffImages(pathA: string, pathB: string): DiffResult {
       const pb = gB?.partitions.find((q) => q.number === num);
       const base = pa.startLba * gA!.sectorBytes;
       const size = (pa.endLba - pa.startLba + 1) * gA!.sectorBytes;
-      const sub = (r: RandomReader) => (o: number, l: number) => pad(readWithin(r, base + o, Math.max(0, Math.min(l, size - o))), Math.max(0, Math.min(l, size - o)));
+      const sub = (r: RandomReader) => (o: number, l: number) => {
+        const n = Math.max(0, Math.min(l, size - o));
+        return pad(readWithin(r, base + o, n), n);
+      };
       const fs = probeFs(sub(a), size);
       const area = `partition ${num} (${pa.label || pa.typeName || pa.typeGuid})${fs.type !== "unknown" ? " " + fs.type : ""}`;
       const same = pb && pb.startLba === pa.startLba;

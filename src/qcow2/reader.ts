@@ -14,7 +14,7 @@ import {
   Qcow2Header, QCOW2_INCOMPAT_COMPRESSION_TYPE, QCOW2_INCOMPAT_CORRUPT, QCOW2_INCOMPAT_DIRTY, QCOW2_MAGIC, QCOW2_MAX_CLUSTER_BITS, QCOW2_MIN_CLUSTER_BITS,
 } from "./header.js";
 import { compressedOffsetBits, QCOW2_SECTOR_BYTES } from "./tables.js";
-import { QCOW2_MAX_L1_BYTES } from "./plan.js";
+import { l1SizeFor, l2EntriesPerTable, QCOW2_MAX_L1_BYTES } from "./plan.js";
 
 /** Random access to an image file (a Node adapter lives outside the format module). */
 export interface ReadAt {
@@ -54,8 +54,8 @@ export function openQcow2(src: ReadAt): Qcow2Image {
     }
   }
   const sizeBytes = h.size;
-  const perTable = C / 8;
-  const l1Needed = divCeil(sizeBytes, C * perTable);
+  const perTable = l2EntriesPerTable(C);
+  const l1Needed = l1SizeFor(sizeBytes, C);
   if (h.l1_size < l1Needed) fail("E_IMAGE", `l1_size ${h.l1_size} is smaller than the ${l1Needed} entries the virtual size needs`, where + ".l1_size");
   if (l1Needed * 8 > QCOW2_MAX_L1_BYTES) fail("E_IMAGE", `L1 table of ${l1Needed} entries exceeds 32 MiB`, where + ".l1_size");
   checkRange(src, h.l1_table_offset, l1Needed * 8, C, where + ".l1_table_offset");

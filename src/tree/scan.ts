@@ -16,6 +16,7 @@ import { MkdiskError, fail } from "../bin/errors.js";
 import { utf8Decode } from "../bin/text.js";
 import type { Timestamp } from "../context/index.js";
 import type { MutableTreeNode, NodeType, Tree, TreeNode, Xattr } from "./types.js";
+import { xattrReader } from "./xattr.js";
 
 /**
  * A system error's message without the path Node appends ("ENOENT: no such
@@ -26,7 +27,6 @@ function systemMessage(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   return err.code && err.syscall ? err.message.replace(/, \w+ '[\s\S]*'$/, "") : err.message;
 }
-import { xattrReader } from "./xattr.js";
 
 const SLASH = 0x2f;
 const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO } = constants;

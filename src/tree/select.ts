@@ -125,8 +125,8 @@ export function selectTree(tree: Tree, copy: readonly CopySpec[], excludeFiles: 
     else excludes.add(normalize(e));
   }
   const rootSource = copy.find((c) => c.dst === "/");
-  const baseMeta = (rootSource && lookup(tree.root, rootSource.src)) || tree.root;
-  const root = copyNode(baseMeta, { name: new Uint8Array(0), path: "/", treePath: rootSource && lookup(tree.root, rootSource.src) ? normalize(rootSource.src) : "", children: [] });
+  const rootSourceNode = rootSource && lookup(tree.root, rootSource.src);
+  const root = copyNode(rootSourceNode || tree.root, { name: new Uint8Array(0), path: "/", treePath: rootSourceNode ? normalize(rootSource!.src) : "", children: [] });
   copy.forEach((c, i) => {
     const src = lookup(tree.root, c.src);
     if (!src) return; // repart skips missing sources; so do we (documented)
