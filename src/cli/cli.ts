@@ -6,12 +6,12 @@
 import { readFileSync } from "node:fs";
 import { dirname, extname } from "node:path";
 import { constants } from "node:os";
-import { parseArgs } from "node:util";
 import { MkdiskError, type ErrorCode } from "../bin/errors.js";
 import { buildDisk, type OutputRequest } from "../build.js";
 import { VERSION } from "../version.js";
 import { checkOutputPath, outputsInPlace, removeTempFiles, watchCleanup, writeTextAtomic } from "../io/output.js";
 import { OUTPUT_FORMATS, parseLayout, type OutputFormat } from "../layout/schema.js";
+import { epochFrom, parseCommandArgs, usageError } from "./args.js";
 
 export { VERSION };
 
@@ -75,7 +75,7 @@ const EXT: Record<OutputFormat, string> = {
 };
 
 function usage(msg: string): never {
-  throw new MkdiskError("E_USAGE", `${msg} (see mkdisk --help)`);
+  throw usageError("", msg);
 }
 
 function progressBar(): ((done: number, total: number) => void) | undefined {
@@ -121,33 +121,23 @@ export async function main(argv: string[]): Promise<number> {
     return sub(argv.slice(1));
   }
   if (argv[0] === "build") argv = argv.slice(1);
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        rootfs: { type: "string", short: "r" },
-        layout: { type: "string", short: "l" },
-        output: { type: "string", short: "o" },
-        format: { type: "string", short: "f" },
-        compress: { type: "boolean" },
-        seed: { type: "string" },
-        "source-date-epoch": { type: "string" },
-        workers: { type: "string" },
-        ownership: { type: "string" },
-        "ownership-manifest": { type: "string" },
-        force: { type: "boolean" },
-        json: { type: "boolean" },
-        manifest: { type: "string" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean", short: "V" },
-      },
-    });
-  } catch (e) {
-    usage((e as Error).message);
-  }
+  const parsed = parseCommandArgs("", argv, {
+    rootfs: { type: "string", short: "r" },
+    layout: { type: "string", short: "l" },
+    output: { type: "string", short: "o" },
+    format: { type: "string", short: "f" },
+    compress: { type: "boolean" },
+    seed: { type: "string" },
+    "source-date-epoch": { type: "string" },
+    workers: { type: "string" },
+    ownership: { type: "string" },
+    "ownership-manifest": { type: "string" },
+    force: { type: "boolean" },
+    json: { type: "boolean" },
+    manifest: { type: "string" },
+    help: { type: "boolean", short: "h" },
+    version: { type: "boolean", short: "V" },
+  });
   const v = parsed.values;
   if (v.help) {
     process.stdout.write(HELP);
@@ -169,12 +159,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const layout = parseLayout(raw);
 
-  let epoch: number | undefined;
-  const epochText = v["source-date-epoch"] ?? process.env.SOURCE_DATE_EPOCH;
-  if (epochText !== undefined && epochText !== "") {
-    if (!/^\d+$/.test(epochText)) usage(`SOURCE_DATE_EPOCH must be a whole number of seconds, got "${epochText}"`);
-    epoch = Number(epochText);
-  }
+  const epoch = epochFrom("", v["source-date-epoch"] ?? process.env.SOURCE_DATE_EPOCH);
   if (v.ownership !== undefined && v.ownership !== "preserve" && v.ownership !== "root") usage(`--ownership takes "preserve" or "root"`);
   let workers: number | undefined;
   if (v.workers !== undefined) {

@@ -1,8 +1,8 @@
 /** `mkdisk convert IN -O FORMAT OUT [--compress] [--seed UUID] [--workers N] [--force]`. */
-import { parseArgs } from "node:util";
 import { MkdiskError } from "../bin/errors.js";
 import { convertImage } from "../convert.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "../layout/schema.js";
+import { parseCommandArgs } from "./args.js";
 
 export const CONVERT_HELP = `Usage: mkdisk convert IN -O FORMAT OUT [--compress] [--seed UUID] [--workers N] [--force]
 
@@ -15,24 +15,14 @@ ddb.uuid, the OVF's machine and disk ids and MAC address).
 `;
 
 export async function convertMain(argv: string[]): Promise<number> {
-  let p;
-  try {
-    p = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        "output-format": { type: "string", short: "O" },
-        compress: { type: "boolean", short: "c" },
-        seed: { type: "string" },
-        workers: { type: "string" },
-        force: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    throw new MkdiskError("E_USAGE", `${(e as Error).message} (see mkdisk convert --help)`);
-  }
+  const p = parseCommandArgs("convert", argv, {
+    "output-format": { type: "string", short: "O" },
+    compress: { type: "boolean", short: "c" },
+    seed: { type: "string" },
+    workers: { type: "string" },
+    force: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
   if (p.values.help) {
     process.stdout.write(CONVERT_HELP);
     return 0;

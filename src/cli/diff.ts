@@ -1,6 +1,6 @@
 /** `mkdisk diff A B [--json]`: exit 0 identical, 1 different. */
-import { parseArgs } from "node:util";
 import { MkdiskError } from "../bin/errors.js";
+import { parseCommandArgs } from "./args.js";
 import { diffImages } from "../diff/index.js";
 
 export const DIFF_HELP = `Usage: mkdisk diff A B [--json]
@@ -12,12 +12,7 @@ Exit status: 0 identical, 1 different.
 `;
 
 export function diffMain(argv: string[]): number {
-  let p;
-  try {
-    p = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
-  } catch (e) {
-    throw new MkdiskError("E_USAGE", `${(e as Error).message} (see mkdisk diff --help)`);
-  }
+  const p = parseCommandArgs("diff", argv, { json: { type: "boolean" }, help: { type: "boolean", short: "h" } });
   if (p.values.help) {
     process.stdout.write(DIFF_HELP);
     return 0;

@@ -1,6 +1,6 @@
 /** `mkdisk inspect IMAGE [--json]`. */
-import { parseArgs } from "node:util";
 import { MkdiskError } from "../bin/errors.js";
+import { parseCommandArgs } from "./args.js";
 import { inspectImage } from "../inspect/index.js";
 
 export const INSPECT_HELP = `Usage: mkdisk inspect IMAGE [--json]
@@ -11,12 +11,7 @@ features, times and hash seed. Reads raw, qcow2 and VMDK images.
 `;
 
 export function inspectMain(argv: string[]): number {
-  let p;
-  try {
-    p = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
-  } catch (e) {
-    throw new MkdiskError("E_USAGE", `${(e as Error).message} (see mkdisk inspect --help)`);
-  }
+  const p = parseCommandArgs("inspect", argv, { json: { type: "boolean" }, help: { type: "boolean", short: "h" } });
   if (p.values.help) {
     process.stdout.write(INSPECT_HELP);
     return 0;

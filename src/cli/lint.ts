@@ -1,8 +1,8 @@
 /** `mkdisk lint --rootfs DIR [--source-date-epoch N] [--json]`. Exit 0 clean, 1 findings. */
-import { parseArgs } from "node:util";
 import { MkdiskError } from "../bin/errors.js";
 import { lintTree } from "../lint/index.js";
 import { scanTree } from "../tree/scan.js";
+import { epochFrom, parseCommandArgs } from "./args.js";
 
 export const LINT_HELP = `Usage: mkdisk lint --rootfs DIR [--source-date-epoch N] [--json]
 
@@ -13,29 +13,23 @@ Exit status: 0 nothing found, 1 findings, other values as for a build.
 `;
 
 export function lintMain(argv: string[]): number {
-  let p;
-  try {
-    p = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        rootfs: { type: "string", short: "r" },
-        "source-date-epoch": { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    throw new MkdiskError("E_USAGE", `${(e as Error).message} (see mkdisk lint --help)`);
-  }
+  const p = parseCommandArgs(
+    "lint",
+    argv,
+    {
+      rootfs: { type: "string", short: "r" },
+      "source-date-epoch": { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    false,
+  );
   if (p.values.help) {
     process.stdout.write(LINT_HELP);
     return 0;
   }
   if (!p.values.rootfs) throw new MkdiskError("E_USAGE", "--rootfs DIR is required (see mkdisk lint --help)");
-  const epochText = p.values["source-date-epoch"] ?? process.env.SOURCE_DATE_EPOCH;
-  if (epochText !== undefined && epochText !== "" && !/^\d+$/.test(epochText)) throw new MkdiskError("E_USAGE", `SOURCE_DATE_EPOCH must be a whole number of seconds`);
-  const epochSec = epochText ? Number(epochText) : undefined;
+  const epochSec = epochFrom("lint", p.values["source-date-epoch"] ?? process.env.SOURCE_DATE_EPOCH);
   const findings = lintTree(scanTree(p.values.rootfs), { epochSec });
   if (p.values.json) process.stdout.write(JSON.stringify({ findings }, null, 2) + "\n");
   else {

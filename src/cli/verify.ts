@@ -6,11 +6,11 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { MkdiskError } from "../bin/errors.js";
 import { buildDisk } from "../build.js";
 import { scratchDirectory } from "../io/output.js";
 import { compareManifests, parseManifestJson } from "../manifest/index.js";
+import { parseCommandArgs } from "./args.js";
 import type { OutputFormat } from "../layout/schema.js";
 import type { MachineOptions } from "../ovf/index.js";
 import { diffImages, type DiffResult } from "../diff/index.js";
@@ -32,24 +32,20 @@ Exit status: 0 identical, 1 different.
 `;
 
 export async function verifyMain(argv: string[]): Promise<number> {
-  let p;
-  try {
-    p = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        manifest: { type: "string", short: "m" },
-        rootfs: { type: "string", short: "r" },
-        "ownership-manifest": { type: "string" },
-        image: { type: "string" },
-        "layout-dir": { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    throw new MkdiskError("E_USAGE", `${(e as Error).message} (see mkdisk verify --help)`);
-  }
+  const p = parseCommandArgs(
+    "verify",
+    argv,
+    {
+      manifest: { type: "string", short: "m" },
+      rootfs: { type: "string", short: "r" },
+      "ownership-manifest": { type: "string" },
+      image: { type: "string" },
+      "layout-dir": { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    false,
+  );
   if (p.values.help) {
     process.stdout.write(VERIFY_HELP);
     return 0;

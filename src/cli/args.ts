@@ -1,0 +1,34 @@
+/** Argument parsing shared by the CLI's commands. */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { MkdiskError } from "../bin/errors.js";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; strict: true; allowPositionals: boolean; options: O }>>;
+
+/**
+ * parseArgs in strict mode; an unknown or malformed option (or a positional
+ * argument where none is allowed) is E_USAGE naming the command's help
+ * (`command` is "" for the build command itself).
+ */
+export function parseCommandArgs<O extends Options>(command: string, argv: string[], options: O, allowPositionals = true): Parsed<O> {
+  try {
+    return parseArgs({ args: argv, strict: true, allowPositionals, options });
+  } catch (e) {
+    throw usageError(command, (e as Error).message);
+  }
+}
+
+/** E_USAGE with a pointer to the command's --help. */
+export function usageError(command: string, msg: string): MkdiskError {
+  return new MkdiskError("E_USAGE", `${msg} (see mkdisk ${command ? `${command} ` : ""}--help)`);
+}
+
+/**
+ * SOURCE_DATE_EPOCH from an option or the environment: unset or empty means
+ * none; anything but decimal digits is E_USAGE.
+ */
+export function epochFrom(command: string, text: string | undefined): number | undefined {
+  if (text === undefined || text === "") return undefined;
+  if (!/^\d+$/.test(text)) throw usageError(command, `SOURCE_DATE_EPOCH must be a whole number of seconds, got "${text}"`);
+  return Number(text);
+}
