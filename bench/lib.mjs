@@ -30,7 +30,8 @@ export function timeShellRss(cmd) {
 
 /**
  * contenders: [{ name, cmd }]; runs `rounds` rounds, each contender once per
- * round in rotating order. Returns [{ name, medianSec, maxRssKiB }].
+ * round in rotating order. Returns [{ name, medianSec, bestSec, maxRssKiB }]
+ * (bestSec: the fastest round).
  */
 export function race(contenders, rounds = 5, prepare = () => {}) {
   const times = contenders.map(() => []);
@@ -44,17 +45,18 @@ export function race(contenders, rounds = 5, prepare = () => {}) {
       rss[i] = Math.max(rss[i], maxRssKiB);
     }
   }
-  return contenders.map((c, i) => ({ name: c.name, medianSec: median(times[i]), maxRssKiB: rss[i] }));
+  return contenders.map((c, i) => ({ name: c.name, medianSec: median(times[i]), bestSec: Math.min(...times[i]), maxRssKiB: rss[i] }));
 }
 
 export function table(title, results, baseName) {
   const base = results.find((r) => r.name === baseName);
   const floor = results.find((r) => r.name.includes("(copy floor)"));
-  const head = `| contender | median s | × ${baseName} |${floor ? " × copy floor |" : ""} peak RSS MiB |`;
-  const lines = [`### ${title}`, "", head, `|---|---:|---:|${floor ? "---:|" : ""}---:|`];
+  const head = `| contender | median s | × ${baseName} |${floor ? " × copy floor |" : ""} best s | best × ${baseName} | peak RSS MiB |`;
+  const lines = [`### ${title}`, "", head, `|---|---:|---:|${floor ? "---:|" : ""}---:|---:|---:|`];
   for (const r of results) {
     const vsFloor = floor ? ` ${(r.medianSec / floor.medianSec).toFixed(2)} |` : "";
-    lines.push(`| ${r.name} | ${r.medianSec.toFixed(3)} | ${(r.medianSec / base.medianSec).toFixed(2)} |${vsFloor} ${(r.maxRssKiB / 1024).toFixed(1)} |`);
+    const best = ` ${r.bestSec.toFixed(3)} | ${(r.bestSec / base.bestSec).toFixed(2)} |`;
+    lines.push(`| ${r.name} | ${r.medianSec.toFixed(3)} | ${(r.medianSec / base.medianSec).toFixed(2)} |${vsFloor}${best} ${(r.maxRssKiB / 1024).toFixed(1)} |`);
   }
   return lines.join("\n") + "\n";
 }

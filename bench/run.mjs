@@ -128,7 +128,7 @@ function prepareSmall() {
 const work = mkdtempSync(join(tmpdir(), "mkdisk-bench-"));
 const out = [];
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}`;
-out.push(`# mkdisk benchmarks\n\nMachine: ${machine}. Warm page cache, ${rounds} rounds alternating, medians.\n`);
+out.push(`# mkdisk benchmarks\n\nMachine: ${machine}. Warm page cache, ${rounds} rounds alternating, medians; "best" is the fastest round (on this kind of VM some rounds are much slower than others for reasons outside the contenders: see the README).\n`);
 
 function layout(path, parts, extra = {}) {
   writeFileSync(path, JSON.stringify({ seed: "0e9a6fe0-68f6-408c-bbeb-136054d20445", sourceDateEpoch: 1662046009, size: "auto", partitions: parts, ...extra }));
