@@ -56,6 +56,7 @@ export function* windows(extents: Iterable<Extent>, windowBytes: number, totalBy
   const reader = new FileReader();
   let cur = -1; // current window index
   let curLen = 0;
+  let filled = 0; // buf[0, filled) holds this window's bytes; the rest is zeroed as extents move past it
   try {
     for (const e of extents) {
       if (e.lengthBytes === 0 || e.source.kind === "zero") continue;
@@ -65,14 +66,20 @@ export function* windows(extents: Iterable<Extent>, windowBytes: number, totalBy
       while (pos < end) {
         const wi = Math.floor(pos / windowBytes);
         if (wi !== cur) {
-          if (cur >= 0) yield { offsetBytes: cur * windowBytes, data: buf.subarray(0, curLen) };
+          if (cur >= 0) {
+            buf.fill(0, filled, curLen);
+            yield { offsetBytes: cur * windowBytes, data: buf.subarray(0, curLen) };
+          }
           if (wi < cur) fail("E_INTERNAL", `extent stream out of order at ${pos}`);
           cur = wi;
           curLen = Math.min(windowBytes, totalBytes - wi * windowBytes);
-          buf.fill(0, 0, curLen);
+          filled = 0;
         }
         const inWin = pos - wi * windowBytes;
+        if (inWin < filled) fail("E_INTERNAL", `extent stream overlaps at ${pos}`);
+        buf.fill(0, filled, inWin); // the gap before this extent (only what no extent covers is zeroed)
         const n = Math.min(end - pos, windowBytes - inWin);
+        filled = inWin + n;
         const dst = buf.subarray(inWin, inWin + n);
         const src = e.source;
         if (src.kind === "bytes") {
@@ -84,7 +91,10 @@ export function* windows(extents: Iterable<Extent>, windowBytes: number, totalBy
         pos += n;
       }
     }
-    if (cur >= 0) yield { offsetBytes: cur * windowBytes, data: buf.subarray(0, curLen) };
+    if (cur >= 0) {
+      buf.fill(0, filled, curLen);
+      yield { offsetBytes: cur * windowBytes, data: buf.subarray(0, curLen) };
+    }
   } finally {
     reader.close();
   }
