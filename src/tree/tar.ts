@@ -1,10 +1,14 @@
 /**
  * A tar archive as a rootfs: POSIX ustar with pax extended headers (path,
- * linkpath, size, uid, gid, mtime, SCHILY.xattr.*), GNU long names (L/K) and
- * base-256 numbers, hard links, device nodes. gzip archives are inflated
- * (streaming, fflate) into a temporary plain tar first, since file contents
- * are referenced in place: a member's content is the byte range of the archive
- * that holds it, so nothing is unpacked and no root is needed.
+ * linkpath, size, uid, gid, mtime, SCHILY.xattr.*, SCHILY.acl.*), GNU
+ * format (long names L/K, base-256 numbers, negative times), v7 headers,
+ * hard links (chains of them are one inode), device nodes. What it reads,
+ * it reads as GNU tar extracts it (test/tree/tar-edge.test.ts compares the
+ * two); GNU sparse members are refused (E_UNSUPPORTED). gzip archives are
+ * inflated (streaming, fflate, every member's CRC-32 and length checked)
+ * into a temporary plain tar first, since file contents are referenced in
+ * place: a member's content is the byte range of the archive that holds it,
+ * so nothing is unpacked and no root is needed.
  *
  * Member order does not matter: entries are placed by path and the tree is
  * sorted byte-wise. A path that appears twice is an error (tar's "last one
@@ -21,6 +25,7 @@ import { createRequire } from "node:module";
 import type * as Fflate from "fflate";
 import { MkdiskError, fail } from "../bin/errors.js";
 import { compareBytes, utf8, utf8Decode } from "../bin/text.js";
+import { crc32 } from "../bin/crc.js";
 import { scratchDirectory } from "../io/output.js";
 import type { NodeType, Tree, TreeNode, Xattr } from "./types.js";
 
@@ -39,6 +44,7 @@ const F = {
  * U+FFFD, which would silently change the name and merge distinct ones).
  */
 function nameText(bytes: Uint8Array, what: string, where: string): string {
+  if (bytes.includes(0)) fail("E_TREE", `${what} contains a NUL byte`, where);
   if (isUtf8(bytes)) return utf8Decode(bytes);
   return fail("E_TREE", `${what} is not valid UTF-8 (${JSON.stringify(utf8Decode(bytes))}); mkdisk reads tar member names as UTF-8: pass the unpacked directory instead (ext4 keeps such names byte for byte, FAT cannot hold them)`, where);
 }
@@ -49,26 +55,57 @@ function field(h: Uint8Array, f: readonly [number, number]): Uint8Array {
   return z < 0 ? b : b.subarray(0, z);
 }
 
-function num(h: Uint8Array, f: readonly [number, number], where: string): number {
+/**
+ * A numeric header field: octal text, or GNU base-256 (first byte 0x80 for
+ * a positive number, 0xff for a negative one: the field is a big-endian
+ * two's complement number once the marker bit is taken as a sign bit).
+ * Only mtime may be negative.
+ */
+function num(h: Uint8Array, f: readonly [number, number], name: keyof typeof F, where: string): number {
   const b = h.subarray(f[0], f[0] + f[1]);
   if (b[0] & 0x80) {
-    // GNU base-256: big-endian two's complement with the top bit set as a marker.
-    let v = b[0] & 0x3f;
-    for (let i = 1; i < b.length; i++) v = v * 256 + b[i];
-    if (!Number.isSafeInteger(v)) fail("E_TREE", `number too large`, where);
-    return v;
+    let v = 0n;
+    for (let i = 0; i < b.length; i++) v = (v << 8n) | BigInt(i === 0 ? b[0] & 0x7f : b[i]);
+    if (b[0] & 0x40) v -= 1n << BigInt(8 * b.length - 1); // negative
+    if (v < BigInt(Number.MIN_SAFE_INTEGER) || v > BigInt(Number.MAX_SAFE_INTEGER)) fail("E_TREE", `${name} field: number too large`, where);
+    if (v < 0n && name !== "mtime") fail("E_TREE", `${name} field: negative number`, where);
+    return Number(v);
   }
   const s = utf8Decode(field(h, f)).trim();
   if (s === "") return 0;
-  if (!/^[0-7]+$/.test(s)) fail("E_TREE", `bad octal number ${JSON.stringify(s)}`, where);
+  if (!/^[0-7]+$/.test(s)) fail("E_TREE", `${name} field: bad octal number ${JSON.stringify(s)}`, where);
   return parseInt(s, 8);
 }
 
+/** A decimal pax number (size, uid, gid): digits only, as POSIX specifies. */
+function paxNum(v: Uint8Array, key: string, where: string): number {
+  const s = utf8Decode(v);
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) fail("E_TREE", `bad pax ${key} ${JSON.stringify(s)}`, where);
+  return Number(s);
+}
+
+/** A pax time: [-]seconds[.fraction]; a negative time with a fraction borrows a second (nsec stays 0..999999999). */
+function paxTime(v: Uint8Array, where: string): { sec: number; nsec: number } {
+  const text = utf8Decode(v);
+  const m = /^(-?)(\d+)(?:\.(\d{1,9})\d*)?$/.exec(text);
+  if (!m || !Number.isSafeInteger(Number(m[2]))) fail("E_TREE", `bad pax mtime ${JSON.stringify(text)}`, where);
+  const sec = Number(m[2]);
+  const nsec = m[3] ? Number(m[3].padEnd(9, "0")) : 0;
+  if (m[1] !== "-") return { sec, nsec };
+  return nsec === 0 ? { sec: -sec, nsec: 0 } : { sec: -sec - 1, nsec: 1_000_000_000 - nsec };
+}
+
+/** The header checksum, as unsigned bytes (POSIX) or signed ones (some old writers; GNU tar accepts both). */
 function checksumOk(h: Uint8Array): boolean {
   let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i];
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : h[i];
+    sum += b;
+    signed += b > 127 ? b - 256 : b;
+  }
   const stored = utf8Decode(field(h, F.chksum)).trim();
-  return /^[0-7]+$/.test(stored) && parseInt(stored, 8) === sum;
+  return /^[0-7]+$/.test(stored) && (parseInt(stored, 8) === sum || parseInt(stored, 8) === signed);
 }
 
 interface PaxRecords {
@@ -90,6 +127,84 @@ function parsePax(data: Uint8Array, where: string): PaxRecords {
     i += len;
   }
   return out;
+}
+
+/**
+ * An xattr name from a SCHILY.xattr.NAME keyword. GNU tar writes "=" and "%"
+ * in names as %3D and %25 (a keyword cannot hold "="); it decodes those two
+ * and nothing else, and so does mkdisk.
+ */
+function xattrKeyword(k: string): string {
+  return k.replace(/%(3D|25)/g, (m) => (m === "%3D" ? "=" : "%"));
+}
+
+const ACL_TAGS: Record<string, number> = { user: 0x01, u: 0x01, group: 0x04, g: 0x04, mask: 0x10, m: 0x10, other: 0x20, o: 0x20 };
+const ACL_USER = 0x02;
+const ACL_GROUP = 0x08;
+
+/**
+ * A POSIX ACL in the text form tar keeps in SCHILY.acl.access/default (GNU
+ * tar: entries on lines, names where the writer could look them up;
+ * libarchive: entries separated by commas, a name followed by its numeric id)
+ * as the Linux xattr value (le32 version 2, then le16 tag, le16 perm, le32 id
+ * per entry, sorted as the kernel wants them). Names are never looked up: an
+ * entry must carry a numeric id.
+ */
+function aclFromText(text: string, where: string): Uint8Array {
+  const entries: { tag: number; perm: number; id: number }[] = [];
+  for (const raw of text.split(/[\n,]/)) {
+    const e = raw.replace(/#.*$/, "").trim();
+    if (e === "") continue;
+    const f = e.split(":");
+    const bad = (why: string): never => fail("E_TREE", `ACL entry ${JSON.stringify(e)}: ${why}`, where);
+    if (f.length < 3 || f.length > 4) bad("expected tag:qualifier:permissions");
+    let tag = ACL_TAGS[f[0]] ?? bad(`unknown tag "${f[0]}"`);
+    if (!/^[r-][w-][x-]$/.test(f[2])) bad(`permissions must look like "rwx" or "r-x"`);
+    const perm = (f[2][0] === "r" ? 4 : 0) | (f[2][1] === "w" ? 2 : 0) | (f[2][2] === "x" ? 1 : 0);
+    let id = 0xffffffff;
+    if (f[1] !== "") {
+      if (tag !== 0x01 && tag !== 0x04) bad("only user and group entries name someone");
+      tag = tag === 0x01 ? ACL_USER : ACL_GROUP;
+      const num = f.length === 4 ? f[3] : f[1];
+      if (!/^\d+$/.test(num) || Number(num) > 0xfffffffe) bad(`names ${JSON.stringify(f[1])} without a numeric id; mkdisk does not look names up: make the archive with bsdtar (which records ids) or pass the unpacked directory`);
+      id = Number(num);
+    }
+    entries.push({ tag, perm, id });
+  }
+  entries.sort((a, b) => a.tag - b.tag || a.id - b.id);
+  const out = new Uint8Array(4 + 8 * entries.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, 2, true);
+  entries.forEach((e, i) => {
+    v.setUint16(4 + 8 * i, e.tag, true);
+    v.setUint16(6 + 8 * i, e.perm, true);
+    v.setUint32(8 + 8 * i, e.id, true);
+  });
+  return out;
+}
+
+/**
+ * What setting an access ACL does to a file's mode, as the kernel does it
+ * (posix_acl_update_mode): owner bits from the owner entry, group bits from
+ * the mask (or the owning group's entry when there is no mask), other bits
+ * from the other entry; and whether the ACL says more than the mode (it has
+ * named entries or a mask), for only then does the kernel store it.
+ */
+function aclMode(value: Uint8Array): { bits: number; extended: boolean } | undefined {
+  if (value.length < 4 || (value.length - 4) % 8 !== 0) return undefined; // the ext4 writer reports it
+  const v = new DataView(value.buffer, value.byteOffset, value.length);
+  let user = -1, group = -1, mask = -1, other = -1, extended = false;
+  for (let at = 4; at < value.length; at += 8) {
+    const tag = v.getUint16(at, true);
+    const perm = v.getUint16(at + 2, true) & 7;
+    if (tag === 0x01) user = perm;
+    else if (tag === 0x04) group = perm;
+    else if (tag === 0x10) (mask = perm), (extended = true);
+    else if (tag === 0x20) other = perm;
+    else extended = true;
+  }
+  if (user < 0 || group < 0 || other < 0) return undefined;
+  return { bits: (user << 6) | ((mask >= 0 ? mask : group) << 3) | other, extended };
 }
 
 class Reader {
@@ -137,7 +252,12 @@ function isGzip(path: string): boolean {
   }
 }
 
-/** Inflates a .tar.gz into a temporary plain tar, streaming; returns its path and a cleanup. */
+/**
+ * Inflates a .tar.gz into a temporary plain tar, streaming; returns its path
+ * and a cleanup. Every gzip member's trailer (CRC-32 and length of its
+ * inflated bytes, RFC 1952) is checked: fflate's streaming Gunzip does not,
+ * and a corrupt or cut archive must not become an image.
+ */
 function gunzipToTemp(path: string): { path: string; cleanup(): void } {
   const scratch = scratchDirectory("mkdisk-tar-");
   const out = join(scratch.path, "rootfs.tar");
@@ -147,19 +267,40 @@ function gunzipToTemp(path: string): { path: string; cleanup(): void } {
   try {
     // Loaded on first use (synchronously, the scan is synchronous): most builds read a directory.
     const { Gunzip } = createRequire(import.meta.url)("fflate") as typeof Fflate;
+    let crc = 0;
+    let length = 0;
+    let member = 0;
+    /** Checks the trailer that ends at `end` (compressed offset) against the member just inflated. */
+    const checkTrailer = (end: number) => {
+      const t = new Uint8Array(8);
+      if (end < 8 || readSync(ifd, t, 0, 8, end - 8) !== 8) throw new Error(`member ${member + 1} has no trailer (the archive is cut short)`);
+      const v = new DataView(t.buffer);
+      if (v.getUint32(0, true) !== crc >>> 0) throw new Error(`member ${member + 1} fails its CRC-32 check (the archive is corrupt or cut short)`);
+      if (v.getUint32(4, true) !== length >>> 0) throw new Error(`member ${member + 1} has the wrong length in its trailer (the archive is corrupt or cut short)`);
+      member++;
+      crc = 0;
+      length = 0;
+    };
     const g = new Gunzip((chunk) => {
+      crc = crc32(chunk, crc);
+      length = (length + chunk.length) % 2 ** 32;
       let done = 0;
       while (done < chunk.length) done += writeSync(ofd, chunk, done, chunk.length - done);
     });
+    // A new member starts at `offset`: the previous one's data has all been delivered.
+    g.onmember = (offset) => checkTrailer(offset);
     const buf = new Uint8Array(1 << 20);
+    let total = 0;
     for (;;) {
-      const n = readSync(ifd, buf, 0, buf.length, null);
+      const n = readSync(ifd, buf, 0, buf.length, total);
       if (n === 0) {
         g.push(new Uint8Array(0), true);
         break;
       }
+      total += n;
       g.push(buf.slice(0, n), false);
     }
+    checkTrailer(total);
   } catch (e) {
     error = e as Error;
   } finally {
@@ -219,8 +360,13 @@ function parseTar(path: string, display: string, asRoot: boolean): Tree {
       }
       if (!checksumOk(h)) fail("E_TREE", `header checksum mismatch: not a tar archive, or corrupt`, where);
       const type = String.fromCharCode(h[F.typeflag[0]]);
-      const rec = { ...globalPax, ...pax };
-      const size = rec.size ? Number(utf8Decode(rec.size)) : num(h, F.size, where);
+      const rec: PaxRecords = { ...globalPax, ...pax };
+      for (const k of Object.keys(rec)) if (rec[k].length === 0) delete rec[k]; // an empty value unsets a record (POSIX)
+      const sparseKey = Object.keys(rec).find((k) => k.startsWith("GNU.sparse."));
+      if (sparseKey) {
+        fail("E_UNSUPPORTED", `a GNU sparse member (pax record ${sparseKey}, written by tar --sparse): mkdisk does not read sparse members; make the archive without --sparse, or pass the unpacked directory`, where);
+      }
+      const size = rec.size ? paxNum(rec.size, "size", where) : num(h, F.size, "size", where);
       if (!Number.isSafeInteger(size) || size < 0) fail("E_TREE", `bad member size`, where);
       const dataPos = pos + BLOCK;
       const next = dataPos + Math.ceil(size / BLOCK) * BLOCK;
@@ -245,7 +391,8 @@ function parseTar(path: string, display: string, asRoot: boolean): Tree {
       }
       index++;
       const prefix = nameText(field(h, F.prefix), "its name prefix", where);
-      const isUstar = utf8Decode(h.subarray(257, 262)) === "ustar";
+      // POSIX ustar has a name prefix at 345; GNU's format ("ustar  \0") keeps other fields there.
+      const isUstar = utf8Decode(h.subarray(257, 263)) === "ustar\0";
       let name = rec.path ? nameText(rec.path, "its pax path", where) : longName ?? (isUstar && prefix ? prefix + "/" : "") + nameText(field(h, F.name), "its name", where);
       const link = rec.linkpath ? nameText(rec.linkpath, "its pax link target", where) : longLink ?? nameText(field(h, F.linkname), "its link target", where);
       pax = {};
@@ -256,37 +403,50 @@ function parseTar(path: string, display: string, asRoot: boolean): Tree {
         pos = next;
         continue;
       }
-      const nodeType = TYPES[type] ?? (name.endsWith("/") ? "dir" : undefined);
+      // A regular member whose name ends in "/" is a directory (pre-POSIX archives; GNU tar reads it so).
+      const nodeType = (type === "0" || type === "\0") && name.endsWith("/") ? "dir" : TYPES[type] ?? (name.endsWith("/") ? "dir" : undefined);
       if (!nodeType) fail("E_TREE", `unsupported member type ${JSON.stringify(type)}`, where);
       if (nodeType === "file" && dataPos + size > dataPos && r.read(dataPos + size - 1, 1).length < 1) fail("E_TREE", `truncated archive (member data cut short)`, where);
-      const mtimeText = rec.mtime ? utf8Decode(rec.mtime) : undefined;
-      let mtime = { sec: num(h, F.mtime, where), nsec: 0 };
-      if (mtimeText !== undefined) {
-        const m = /^(-?\d+)(?:\.(\d{1,9})\d*)?$/.exec(mtimeText);
-        if (!m) fail("E_TREE", `bad pax mtime ${JSON.stringify(mtimeText)}`, where);
-        mtime = { sec: Number(m[1]), nsec: m[2] ? Number(m[2].padEnd(9, "0")) : 0 };
-      }
+      const mtime = rec.mtime ? paxTime(rec.mtime, where) : { sec: num(h, F.mtime, "mtime", where), nsec: 0 };
       const xattrs: Xattr[] = Object.keys(rec)
         .filter((k) => k.startsWith("SCHILY.xattr."))
-        .map((k) => ({ name: k.slice("SCHILY.xattr.".length), value: rec[k] }))
-        .sort((a, b) => compareBytes(utf8(a.name), utf8(b.name)));
+        .map((k) => ({ name: xattrKeyword(k.slice("SCHILY.xattr.".length)), value: rec[k] }));
+      // ACLs as text (tar --acls): the xattr form, unless the archive also carries that.
+      for (const kind of ["access", "default"] as const) {
+        const text = rec[`SCHILY.acl.${kind}`];
+        const name = `system.posix_acl_${kind}`;
+        if (text && !xattrs.some((x) => x.name === name)) xattrs.push({ name, value: aclFromText(utf8Decode(text), where) });
+      }
+      // An access ACL sets the mode's rwx bits (libarchive writes the owning
+      // group's bits in the header, not the mask's); one that says no more
+      // than the mode is not stored, as the kernel stores none.
+      let aclBits: number | undefined;
+      const access = xattrs.findIndex((x) => x.name === "system.posix_acl_access");
+      if (access >= 0) {
+        const m = aclMode(xattrs[access].value);
+        aclBits = m?.bits;
+        if (m && !m.extended) xattrs.splice(access, 1);
+      }
+      xattrs.sort((a, b) => compareBytes(utf8(a.name), utf8(b.name)));
       if (nodes.has(p)) fail("E_TREE", `${p} appears twice in the archive; mkdisk does not let member order decide`, where);
+      if (p === "/" && nodeType !== "dir") fail("E_TREE", `the archive's root member ("./") is a ${nodeType}, not a directory`, where);
       const node: Mutable = {
         name: utf8(p === "/" ? "" : p.slice(p.lastIndexOf("/") + 1)),
         path: p,
         sourcePath: src,
         type: nodeType,
-        mode: num(h, F.mode, where) & 0o7777,
-        uid: asRoot ? 0 : rec.uid ? Number(utf8Decode(rec.uid)) : num(h, F.uid, where),
-        gid: asRoot ? 0 : rec.gid ? Number(utf8Decode(rec.gid)) : num(h, F.gid, where),
+        // A symlink's own permission bits mean nothing on Linux: always 0777, as the kernel and GNU tar make them.
+        mode: nodeType === "symlink" ? 0o777 : aclBits !== undefined ? (num(h, F.mode, "mode", where) & 0o7000) | aclBits : num(h, F.mode, "mode", where) & 0o7777,
+        uid: asRoot ? 0 : rec.uid ? paxNum(rec.uid, "uid", where) : num(h, F.uid, "uid", where),
+        gid: asRoot ? 0 : rec.gid ? paxNum(rec.gid, "gid", where) : num(h, F.gid, "gid", where),
         sizeBytes: nodeType === "file" ? size : 0,
         mtime,
       };
       if (nodeType === "file") node.contentOffsetBytes = dataPos;
       if (nodeType === "symlink") node.linkTarget = utf8(link);
       if (nodeType === "chardev" || nodeType === "blockdev") {
-        node.rdevMajor = num(h, F.devmajor, where);
-        node.rdevMinor = num(h, F.devminor, where);
+        node.rdevMajor = num(h, F.devmajor, "devmajor", where);
+        node.rdevMinor = num(h, F.devminor, "devminor", where);
       }
       if (xattrs.length) node.xattrs = xattrs;
       if (nodeType === "dir") node.children = [];
@@ -300,15 +460,19 @@ function parseTar(path: string, display: string, asRoot: boolean): Tree {
   // Every tar writer ends the archive with zero blocks; without them it was cut at a member boundary.
   if (!sawEnd) fail("E_TREE", `truncated archive (ends after member ${index} without the end-of-archive blocks)`, `${display}: member ${index} at byte ${pos}`);
 
-  // Hard links share the target's content and metadata (grouped below).
+  // Hard links share the target's content and metadata (grouped below). A
+  // link to a link joins the first one's group: they are all one inode.
   const groups = new Map<string, string[]>();
+  const firstOf = new Map<string, string>(); // hard link path → the member it ultimately links to
   for (const l of hardlinks) {
     const t = nodes.get(l.target);
     if (!t || t.type === "dir") fail("E_TREE", `hard link ${l.path} points at ${l.target}, which is ${t ? "a directory" : "not in the archive"}`, l.where);
     if (nodes.has(l.path)) fail("E_TREE", `${l.path} appears twice in the archive`, l.where);
     nodes.set(l.path, { ...t, name: utf8(l.path.slice(l.path.lastIndexOf("/") + 1)), path: l.path });
-    let g = groups.get(l.target);
-    if (!g) groups.set(l.target, (g = [l.target]));
+    const first = firstOf.get(l.target) ?? l.target;
+    firstOf.set(l.path, first);
+    let g = groups.get(first);
+    if (!g) groups.set(first, (g = [first]));
     g.push(l.path);
   }
 
