@@ -8,6 +8,7 @@
  * Epoch precedence: `sourceDateEpoch` option (the CLI passes --source-date-epoch
  * or the SOURCE_DATE_EPOCH environment variable here), then the layout's.
  */
+import { isUtf8 } from "node:buffer";
 import { createHash } from "node:crypto";
 import { createReadStream, readFileSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
@@ -110,14 +111,15 @@ export async function buildDisk(opts: BuildOptions): Promise<BuildResult> {
     const manifestPath = opts.ownershipManifest ?? (layout.ownershipManifest !== undefined ? resolvePath(opts.layoutDir ?? ".", layout.ownershipManifest) : undefined);
     if (manifestPath !== undefined) {
       if (!tree) fail("E_USAGE", "an ownership manifest needs a --rootfs to apply to");
-      let text: string;
+      let bytes: Buffer;
       try {
-        text = readFileSync(manifestPath, "utf8");
+        bytes = readFileSync(manifestPath);
       } catch (e) {
         throw new MkdiskError("E_LAYOUT", `cannot read the ownership manifest: ${(e as Error).message}`, manifestPath);
       }
-      tree = applyManifest(tree, parseManifest(text, manifestPath), manifestPath);
-      ownershipManifestSha256 = createHash("sha256").update(text).digest("hex");
+      if (!isUtf8(bytes)) fail("E_LAYOUT", `the ownership manifest is not valid UTF-8`, manifestPath);
+      tree = applyManifest(tree, parseManifest(bytes.toString("utf8"), manifestPath), manifestPath);
+      ownershipManifestSha256 = sha256Hex(bytes); // of the file's bytes, as sha256sum prints it
     }
     return await buildFromTree(opts, layout, ctx, tree, ownershipManifestSha256);
   } finally {

@@ -121,14 +121,15 @@ const isU32 = (v: number) => Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
 function validateNode(n: TreeNode): void {
   const where = n.path;
   if (!Number.isInteger(n.mode) || n.mode < 0 || n.mode > 0o7777) fail("E_TREE", `mode ${n.mode} is not a 12-bit permission value`, where);
-  if (!isU32(n.uid)) fail("E_TREE", `uid ${n.uid} does not fit 32 bits`, where);
-  if (!isU32(n.gid)) fail("E_TREE", `gid ${n.gid} does not fit 32 bits`, where);
+  if (!isU32(n.uid) || n.uid === 0xffffffff) fail("E_TREE", `uid ${n.uid} is not a valid owner (0 to 4294967294)`, where);
+  if (!isU32(n.gid) || n.gid === 0xffffffff) fail("E_TREE", `gid ${n.gid} is not a valid group (0 to 4294967294)`, where);
   if (n.type === "file" && (!Number.isSafeInteger(n.sizeBytes) || n.sizeBytes < 0 || n.sizeBytes > MAX_FILE_BYTES)) {
     fail("E_TREE", `file size ${n.sizeBytes} exceeds ext4's 16 TiB limit with 4 KiB blocks`, where);
   }
   if (n.type === "symlink") {
     const len = n.linkTarget?.length ?? 0;
     if (len === 0 || len > SYMLINK_MAX_BYTES) fail("E_TREE", `symlink target must be 1..${SYMLINK_MAX_BYTES} bytes, is ${len}`, where);
+    if (n.linkTarget!.includes(0)) fail("E_TREE", `symlink target contains a NUL byte`, where);
   }
   if (n.type === "chardev" || n.type === "blockdev") {
     const ma = n.rdevMajor ?? 0;

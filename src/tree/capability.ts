@@ -1,13 +1,19 @@
 /**
- * File capabilities: text form ("cap_net_raw+ep", "cap_net_admin,cap_net_raw=eip")
- * to the `security.capability` xattr value, VFS_CAP_REVISION_2
- * (Linux include/uapi/linux/capability.h `struct vfs_cap_data`):
+ * File capabilities: the text form setcap takes (libcap's cap_from_text:
+ * "cap_net_raw+ep", "cap_net_admin,cap_net_raw=eip", "all=ep", "=ep",
+ * "cap_chown+ep-i cap_kill=p") to the `security.capability` xattr value,
+ * VFS_CAP_REVISION_2 (Linux include/uapi/linux/capability.h
+ * `struct vfs_cap_data`):
  *   off len field
  *   0x00  4  magic_etc   (0x02000000 | 0x1 when effective)
  *   0x04  4  permitted[0]    0x08 4 inheritable[0]
  *   0x0C  4  permitted[1]    0x10 4 inheritable[1]
- * All little-endian. "e" is all-or-nothing in the file format: it applies when
- * any clause sets it.
+ * All little-endian. A clause is a capability list ("all", or names joined by
+ * ","; empty before "=" means all) and one or more operator-flags pairs:
+ * "=" clears the three flags of the listed capabilities and raises the given
+ * ones, "+" raises, "-" lowers. "e" is one bit in the file format, so as
+ * setcap does, mkdisk refuses a set where some permitted or inheritable
+ * capability is effective and another is not.
  */
 import { fail } from "../bin/errors.js";
 
@@ -25,33 +31,38 @@ const VFS_CAP_REVISION_2 = 0x02000000;
 const VFS_CAP_FLAGS_EFFECTIVE = 0x1;
 
 export function encodeCapability(text: string, where: string): Uint8Array {
-  let permitted = 0n;
-  let inheritable = 0n;
-  let effective = false;
+  const all = (1n << BigInt(CAPS.length)) - 1n;
+  const set = { e: 0n, i: 0n, p: 0n };
   for (const clause of text.trim().split(/\s+/)) {
-    const m = /^([a-z0-9_,]+)([+=])([eip]*)$/i.exec(clause);
+    const m = /^([a-z0-9_,]*)((?:[=+-][eip]*)+)$/i.exec(clause);
     if (!m) fail("E_LAYOUT", `bad capability clause "${clause}"; expected e.g. cap_net_raw+ep`, where);
     let bits = 0n;
-    for (const name of m[1].toLowerCase().split(",")) {
-      const n = CAPS.indexOf(name.replace(/^cap_/, ""));
-      if (n < 0) fail("E_LAYOUT", `unknown capability "${name}"`, where);
-      bits |= 1n << BigInt(n);
+    if (m[1] === "" || m[1].toLowerCase() === "all") {
+      if (m[1] === "" && m[2][0] !== "=") fail("E_LAYOUT", `capability clause "${clause}" names no capability (only "=" means all of them)`, where);
+      bits = all;
+    } else {
+      for (const name of m[1].toLowerCase().split(",")) {
+        const n = CAPS.indexOf(name.replace(/^cap_/, ""));
+        if (n < 0) fail("E_LAYOUT", `unknown capability "${name}"`, where);
+        bits |= 1n << BigInt(n);
+      }
     }
-    const flags = m[3].toLowerCase();
-    if (m[2] === "=") {
-      permitted &= ~bits;
-      inheritable &= ~bits;
+    for (const [, op, flags] of m[2].toLowerCase().matchAll(/([=+-])([eip]*)/g)) {
+      if (op !== "=" && flags === "") fail("E_LAYOUT", `capability clause "${clause}": "${op}" needs flags (e, i, p)`, where);
+      if (op === "=") for (const f of ["e", "i", "p"] as const) set[f] &= ~bits;
+      for (const f of flags as Iterable<"e" | "i" | "p">) set[f] = op === "-" ? set[f] & ~bits : set[f] | bits;
     }
-    if (flags.includes("p")) permitted |= bits;
-    if (flags.includes("i")) inheritable |= bits;
-    if (flags.includes("e")) effective = true;
+  }
+  const effective = set.e !== 0n;
+  if (effective && ((set.p | set.i) & ~set.e) !== 0n) {
+    fail("E_LAYOUT", `capabilities "${text}": a file has one effective flag for all its capabilities, so either every permitted or inheritable capability is effective ("+ep") or none is (setcap refuses this too)`, where);
   }
   const out = new Uint8Array(20);
   const d = new DataView(out.buffer);
   d.setUint32(0, VFS_CAP_REVISION_2 | (effective ? VFS_CAP_FLAGS_EFFECTIVE : 0), true);
-  d.setUint32(4, Number(permitted & 0xffffffffn), true);
-  d.setUint32(8, Number(inheritable & 0xffffffffn), true);
-  d.setUint32(12, Number(permitted >> 32n), true);
-  d.setUint32(16, Number(inheritable >> 32n), true);
+  d.setUint32(4, Number(set.p & 0xffffffffn), true);
+  d.setUint32(8, Number(set.i & 0xffffffffn), true);
+  d.setUint32(12, Number(set.p >> 32n), true);
+  d.setUint32(16, Number(set.i >> 32n), true);
   return out;
 }

@@ -91,6 +91,7 @@ export function parseManifest(text: string, file: string): ManifestEntry[] {
     if (seen.has(norm)) fail("E_LAYOUT", `${norm} is listed twice`, where);
     seen.add(norm);
     const e: { -readonly [K in keyof ManifestEntry]: ManifestEntry[K] } = { path: norm, line, xattrs: [], override: false };
+    const keys = new Set<string>();
     for (const kv of rest) {
       if (kv === "override") {
         e.override = true;
@@ -100,24 +101,35 @@ export function parseManifest(text: string, file: string): ManifestEntry[] {
       if (eq < 0) fail("E_LAYOUT", `expected key=value, got "${kv}"`, where);
       const k = kv.slice(0, eq);
       const v = kv.slice(eq + 1);
+      if (!k.startsWith("xattr.") && keys.has(k)) fail("E_LAYOUT", `${k}= is given twice`, where);
+      keys.add(k);
       if (k === "type") {
         e.type = TYPE_NAMES[v];
         if (!e.type) fail("E_LAYOUT", `type=${v}: expected one of ${Object.keys(TYPE_NAMES).join(", ")}`, where);
-      } else if (k === "mode") e.mode = int(v, where, k, 8);
-      else if (k === "uid") e.uid = int(v, where, k);
-      else if (k === "gid") e.gid = int(v, where, k);
-      else if (k === "mtime") e.mtimeSec = int(v, where, k);
-      else if (k === "target") e.target = v;
-      else if (k === "device") {
+      } else if (k === "mode") {
+        e.mode = int(v, where, k, 8);
+        if (e.mode > 0o7777) fail("E_LAYOUT", `mode=${v}: only permission bits (at most 7777, setuid/setgid/sticky included); the file type comes from the tree or type=`, where);
+      } else if (k === "uid" || k === "gid") {
+        const n = int(v, where, k);
+        if (n === 0xffffffff) fail("E_LAYOUT", `${k}=${v} is (${k}_t)-1, which no file can have`, where);
+        if (k === "uid") e.uid = n;
+        else e.gid = n;
+      } else if (k === "mtime") e.mtimeSec = int(v, where, k);
+      else if (k === "target") {
+        if (v === "" || v.includes("\0")) fail("E_LAYOUT", `target= must be a non-empty path without NUL bytes`, where);
+        e.target = v;
+      } else if (k === "device") {
         const m = /^(\d+),(\d+)$/.exec(v);
         if (!m) fail("E_LAYOUT", `device=${v}: expected MAJOR,MINOR`, where);
         e.device = [int(m[1], where, "major"), int(m[2], where, "minor")];
+        if (e.device[0] > 4095 || e.device[1] > 0xfffff) fail("E_LAYOUT", `device=${v}: Linux device numbers have a 12-bit major (0..4095) and a 20-bit minor (0..1048575)`, where);
       } else if (k === "cap") e.xattrs.push({ name: "security.capability", value: encodeCapability(v, where) });
       else if (k.startsWith("xattr.")) {
         const name = k.slice(6);
         if (!/^(user|trusted|security|system)\.[^\s]+$/.test(name)) fail("E_LAYOUT", `xattr name "${name}" must start with user., trusted., security. or system.`, where);
         let value: Uint8Array;
         if (/^0x([0-9a-f]{2})*$/i.test(v)) value = Uint8Array.from(Buffer.from(v.slice(2), "hex"));
+        else if (/^0x/i.test(v)) fail("E_LAYOUT", `xattr.${name}=${v}: a value starting with 0x is hex and must be whole bytes (an even number of hex digits)`, where);
         else value = utf8(v);
         e.xattrs.push({ name, value });
       } else fail("E_LAYOUT", `unknown key "${k}"; allowed: type, mode, uid, gid, device, target, mtime, cap, xattr.NAME, override`, where);
@@ -166,6 +178,30 @@ export function applyManifest(tree: Tree, entries: readonly ManifestEntry[], fil
     const node = cur && child(cur, name);
     return { parent: cur, node, name };
   };
+  /**
+   * What the manifest set on hard-linked files, by link group: the names of
+   * one file are one inode, so every name gets it (as a chmod through any of
+   * them would), and two names may not be given different values.
+   */
+  const groupEdits = new Map<number, { path: string; fields: Map<string, unknown>; xattrs: Map<string, Uint8Array> }>();
+  const sameBytes = (a: Uint8Array, b: Uint8Array) => compareBytes(a, b) === 0;
+  const noteGroup = (node: TreeNode, e: ManifestEntry, where: string) => {
+    if (node.hardlinkGroup === undefined) return;
+    let g = groupEdits.get(node.hardlinkGroup);
+    if (!g) groupEdits.set(node.hardlinkGroup, (g = { path: e.path, fields: new Map(), xattrs: new Map() }));
+    const clash = (what: string) => fail("E_LAYOUT", `${e.path} and ${g!.path} are hard links to one file (one inode), but the manifest gives them different ${what}`, where);
+    const fields: [string, unknown][] = [["mode", e.mode], ["uid", e.uid], ["gid", e.gid], ["mtime", e.mtimeSec], ["device", e.device?.join(",")], ["target", e.target]];
+    for (const [k, v] of fields) {
+      if (v === undefined) continue;
+      if (g.fields.has(k) && g.fields.get(k) !== v) clash(k);
+      g.fields.set(k, v);
+    }
+    for (const x of e.xattrs) {
+      const had = g.xattrs.get(x.name);
+      if (had && !sameBytes(had, x.value)) clash(`values for ${x.name}`);
+      g.xattrs.set(x.name, x.value);
+    }
+  };
   for (const e of entries) {
     const where = `${file}:${e.line}`;
     const { parent, node, name } = find(e.path);
@@ -184,6 +220,7 @@ export function applyManifest(tree: Tree, entries: readonly ManifestEntry[], fil
       if (e.device) [node.rdevMajor, node.rdevMinor] = e.device;
       if (e.target !== undefined) node.linkTarget = utf8(e.target);
       node.xattrs = mergeX(node.xattrs);
+      noteGroup(node, e, where);
       continue;
     }
     if (node && !e.override) {
@@ -212,6 +249,42 @@ export function applyManifest(tree: Tree, entries: readonly ManifestEntry[], fil
     kids.push(created);
     own.add(created);
     kids.sort((a, b) => compareBytes(a.name, b.name));
+  }
+  if (groupEdits.size > 0) {
+    // Routes (child indices from the root) to every name of an edited file;
+    // by index, not by path, so names that are not UTF-8 are found too.
+    const routes: number[][] = [];
+    const route: number[] = [];
+    const walk = (n: TreeNode) => {
+      if (n.hardlinkGroup !== undefined && groupEdits.has(n.hardlinkGroup)) routes.push([...route]);
+      n.children?.forEach((c, i) => {
+        route.push(i);
+        walk(c);
+        route.pop();
+      });
+    };
+    walk(root);
+    for (const r of routes) {
+      let node: Mutable = root;
+      for (const i of r) {
+        const kids = node.children as TreeNode[];
+        const c = kids[i];
+        node = own.has(c) ? (c as Mutable) : (kids[i] = ownCopy(c));
+      }
+      const g = groupEdits.get(node.hardlinkGroup!)!;
+      const f = g.fields;
+      if (f.has("mode")) node.mode = f.get("mode") as number;
+      if (f.has("uid")) node.uid = f.get("uid") as number;
+      if (f.has("gid")) node.gid = f.get("gid") as number;
+      if (f.has("mtime")) node.mtime = { sec: f.get("mtime") as number, nsec: 0 };
+      if (f.has("device")) [node.rdevMajor, node.rdevMinor] = (f.get("device") as string).split(",").map(Number);
+      if (f.has("target")) node.linkTarget = utf8(f.get("target") as string);
+      if (g.xattrs.size > 0) {
+        const m = new Map((node.xattrs ?? []).map((x) => [x.name, x.value]));
+        for (const [n, v] of g.xattrs) m.set(n, v);
+        node.xattrs = [...m].map(([n, value]) => ({ name: n, value })).sort((a, b) => compareBytes(utf8(a.name), utf8(b.name)));
+      }
+    }
   }
   return { root, nodeCount: count };
 }

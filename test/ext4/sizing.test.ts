@@ -148,6 +148,20 @@ describe("ext4 sizing", () => {
     );
   });
 
+  it("an owner of (uid_t)-1 and a symlink target with a NUL byte are refused (E_TREE naming the entry)", () => {
+    const one = (kid: Partial<TreeNode>): Tree => ({
+      root: { name: new Uint8Array(0), path: "/", sourcePath: Buffer.from("/nonexistent"), type: "dir", mode: 0o755, uid: 0, gid: 0, sizeBytes: 0, mtime: { sec: 0, nsec: 0 }, children: [
+        { name: new TextEncoder().encode("x"), path: "/x", sourcePath: Buffer.from("/nonexistent"), type: "fifo", mode: 0o644, uid: 0, gid: 0, sizeBytes: 0, mtime: { sec: 0, nsec: 0 }, ...kid } as TreeNode,
+      ] },
+      nodeCount: 2,
+    });
+    const plan = (t: Tree) => () => planExt4(t, { sizeBytes: 16 << 20, uuid: parseUuid(UUID), ctx: ctx() });
+    expect(plan(one({ uid: 0xffffffff }))).toThrow(expect.objectContaining({ code: "E_TREE", message: expect.stringMatching(/^\/x: uid 4294967295 is not a valid owner/) }));
+    expect(plan(one({ gid: 0xffffffff }))).toThrow(expect.objectContaining({ code: "E_TREE", message: expect.stringMatching(/^\/x: gid 4294967295/) }));
+    expect(plan(one({ type: "symlink", mode: 0o777, linkTarget: Uint8Array.of(0x61, 0, 0x62) }))).toThrow(expect.objectContaining({ code: "E_TREE", message: expect.stringMatching(/NUL byte/) }));
+    expect(plan(one({ uid: 0xfffffffe }))).not.toThrow();
+  });
+
   it("a non-directory /lost+found is refused (E_TREE)", () => {
     const l = join(t.path, "badlpf");
     mkdirSync(l);

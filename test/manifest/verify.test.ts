@@ -134,6 +134,13 @@ describe("build manifest and verify", () => {
     const manifest = join(tmp.path, "m2.json");
     const args = ["--rootfs", join(tmp.path, "root"), "--layout", join(tmp.path, "layout.json"), "-o", join(tmp.path, "owned.img"), "--manifest", manifest];
     expect(mkdisk([...args, "--ownership-manifest", join(tmp.path, "owners.txt")]).status).toBe(0);
+    // The recorded digest is the file's, as sha256sum prints it.
+    expect(JSON.parse(readFileSync(manifest, "utf8")).ownershipManifestSha256).toBe(sha256File(join(tmp.path, "owners.txt")));
+    // A manifest that is not UTF-8 is refused (it used to be hashed after decoding, so two such files got one digest).
+    writeFileSync(join(tmp.path, "owners-bad.txt"), Buffer.concat([Buffer.from("# \xff\n", "latin1"), readFileSync(join(tmp.path, "owners.txt"))]));
+    const bad = mkdisk(["--rootfs", join(tmp.path, "root"), "--layout", join(tmp.path, "layout.json"), "-o", join(tmp.path, "owned-bad.img"), "--ownership-manifest", join(tmp.path, "owners-bad.txt")]);
+    expect(bad.status).toBe(3);
+    expect(bad.stderr).toMatch(/owners-bad\.txt: the ownership manifest is not valid UTF-8/);
     const missing = mkdisk(["verify", "--manifest", manifest, "--rootfs", join(tmp.path, "root")]);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toContain("--ownership-manifest");

@@ -1,6 +1,7 @@
 /** The ownership manifest: parsing, applying, and coded errors naming the line. */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MkdiskError } from "../../src/bin/errors.js";
 import { encodeCapability } from "../../src/tree/capability.js";
@@ -45,12 +46,29 @@ describe("ownership manifest", () => {
     }
   });
 
-  it("encodes capabilities as setcap does (getcap reads them back)", () => {
+  it("encodes capabilities as setcap does, and refuses what setcap refuses", () => {
     const f = join(tmp.path, "capfile");
     writeFileSync(f, "x");
-    runOk("setcap", ["cap_net_raw,cap_net_admin+ep", f]);
-    const want = runOk("getfattr", ["--absolute-names", "-e", "hex", "-n", "security.capability", f]).match(/=0x([0-9a-f]+)/)![1];
-    expect(Buffer.from(encodeCapability("cap_net_admin,cap_net_raw+ep", "t")).toString("hex")).toBe(want);
+    const texts = [
+      "cap_net_raw,cap_net_admin+ep", "cap_net_raw=ep cap_net_raw=i", "all=ep", "=ep", "cap_chown,cap_kill=eip", "cap_chown+ep-e",
+      "cap_chown=p+e", "all=ep cap_sys_admin-ep", "cap_net_raw=", "all+i", "cap_setuid+i", "cap_chown=eip cap_chown-i", "=",
+      "cap_mac_admin+ep", "cap_checkpoint_restore,cap_chown+p", "all=p-p",
+      // refused by both: mixed effective flags, "+" without flags, "+" without a capability
+      "cap_net_raw+ep cap_chown+p", "cap_net_raw+", "+ep",
+    ];
+    for (const text of texts) {
+      spawnSync("setcap", ["-r", f]);
+      const r = spawnSync("setcap", [text, f], { encoding: "utf8" });
+      let got: string;
+      try {
+        got = Buffer.from(encodeCapability(text, "t")).toString("hex");
+      } catch (e) {
+        expect(e, text).toBeInstanceOf(MkdiskError);
+        got = "refused";
+      }
+      const want = r.status !== 0 ? "refused" : runOk("getfattr", ["--absolute-names", "-e", "hex", "-n", "security.capability", f]).match(/=0x([0-9a-f]+)/)![1];
+      expect(got, text).toBe(want);
+    }
   });
 
   it("gives coded errors naming the line", () => {
@@ -63,6 +81,12 @@ describe("ownership manifest", () => {
       ["/a bogus=1", /m:1: unknown key "bogus"/],
       ['/a xattr.user.x="unterminated', /m:1: unterminated quote/],
       ["/a cap=cap_flying+ep", /m:1: unknown capability/],
+      ["/a mode=100644", /m:1: mode=100644: only permission bits/],
+      ["/a uid=1 uid=2", /m:1: uid= is given twice/],
+      ["/a uid=4294967295", /m:1: uid=4294967295 is \(uid_t\)-1/],
+      ["/d type=char device=4096,1", /m:1: device=4096,1: Linux device numbers/],
+      ["/d type=block device=1,1048576", /m:1: .*20-bit minor/],
+      ["/a xattr.user.v=0xabc", /m:1: xattr.user.v=0xabc: a value starting with 0x is hex/],
     ];
     for (const [text, re] of cases) {
       let err: unknown;
@@ -80,5 +104,27 @@ describe("ownership manifest", () => {
     expect(() => applyManifest(tree, parseManifest("/absent mode=0644", "m"), "m")).toThrow(/m:1: .*give type=/);
     const replaced = applyManifest(tree, parseManifest("/usr/bin/su type=dir override", "m"), "m");
     expect([...walkTree(replaced.root)].find((n) => n.path === "/usr/bin/su")!.type).toBe("dir");
+  });
+
+  it("sets what it sets on every name of a hard-linked file (one inode), and refuses two different values", () => {
+    const d = join(tmp.path, "links");
+    mkdirSync(join(d, "bin"), { recursive: true });
+    mkdirSync(join(d, "sbin"));
+    writeFileSync(join(d, "bin/su"), "ELF");
+    runOk("ln", [join(d, "bin/su"), join(d, "sbin/su2")]);
+    runOk("ln", [join(d, "bin/su"), join(d, "sbin/su3")]);
+    const tree = scanTree(d);
+    // The entry names the last link in path order: a chmod through any name changes the inode.
+    const t = applyManifest(tree, parseManifest("/sbin/su3 mode=4755 uid=0 gid=0 cap=cap_net_raw+ep", "m"), "m");
+    const by = new Map([...walkTree(t.root)].map((n) => [n.path, n]));
+    for (const p of ["/bin/su", "/sbin/su2", "/sbin/su3"]) {
+      expect(by.get(p), p).toMatchObject({ mode: 0o4755, uid: 0, gid: 0 });
+      expect(by.get(p)!.xattrs?.map((x) => x.name), p).toEqual(["security.capability"]);
+    }
+    // The input tree is not modified.
+    expect([...walkTree(tree.root)].find((n) => n.path === "/bin/su")!.mode).not.toBe(0o4755);
+    // Agreeing entries are fine; disagreeing ones are an error naming both names.
+    expect(() => applyManifest(tree, parseManifest("/bin/su mode=4755\n/sbin/su2 mode=4755", "m"), "m")).not.toThrow();
+    expect(() => applyManifest(tree, parseManifest("/bin/su mode=4755\n/sbin/su2 mode=0755", "m"), "m")).toThrow(/m:2: \/sbin\/su2 and \/bin\/su are hard links to one file .* different mode/);
   });
 });
