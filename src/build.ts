@@ -10,14 +10,15 @@
  */
 import { isUtf8 } from "node:buffer";
 import { createHash } from "node:crypto";
-import { createReadStream, readFileSync } from "node:fs";
-import { resolve as resolvePath } from "node:path";
+import { createReadStream, readFileSync, realpathSync } from "node:fs";
+import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { applyManifest, parseManifest } from "./tree/manifest.js";
 import { MkdiskError, fail } from "./bin/errors.js";
 import { formatUuid } from "./bin/guid.js";
 import { BuildContext, defaultSeed } from "./context/index.js";
 import { abortAll, commitAll, flushingProgress, namingOutput, openTempOutput, type TempOutput } from "./io/output.js";
 import { pump, type PumpProgress } from "./io/pump.js";
+import { writeFully } from "./io/raw.js";
 import type { ImageSink } from "./io/sink.js";
 import { planDisk, type DiskPlan } from "./layout/plan.js";
 import { canonicalJson, parseLayout, type Layout, type OutputFormat } from "./layout/schema.js";
@@ -69,6 +70,11 @@ export interface BuildOptions {
   readonly hashOutputs?: boolean;
   /** Also compute a build manifest (tree digest, disk and partition SHA-256). */
   readonly manifest?: boolean;
+  /**
+   * Also write the manifest (JSON) to this file, put in place with the
+   * outputs: all of them or none (implies `manifest`).
+   */
+  readonly manifestPath?: string;
   /** Non-fatal problems (e.g. xattrs that cannot be read). */
   readonly onWarning?: (message: string) => void;
 }
@@ -130,9 +136,10 @@ export async function buildDisk(opts: BuildOptions): Promise<BuildResult> {
 async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildContext, tree: Tree | undefined, ownershipManifestSha256: string | undefined): Promise<BuildResult> {
   if (opts.outputs.length === 0) fail("E_USAGE", "no output requested");
   const paths = new Set<string>();
-  for (const o of opts.outputs) {
-    if (paths.has(o.path)) fail("E_USAGE", `two outputs write to the same path`, o.path);
-    paths.add(o.path);
+  for (const o of [...opts.outputs, ...(opts.manifestPath !== undefined ? [{ path: opts.manifestPath, format: "manifest" }] : [])]) {
+    const same = o.path === STDOUT ? STDOUT : sameFileKey(o.path);
+    if (paths.has(same)) fail("E_USAGE", `two outputs${o.format === "manifest" ? " (an image and the manifest)" : ""} write to the same file`, o.path);
+    paths.add(same);
     if (o.path === STDOUT && o.format !== "vmdk") {
       fail("E_USAGE", `only vmdk output can be written to stdout ("-o -"): ${o.format} needs a file it can seek in; give an output path`);
     }
@@ -150,6 +157,9 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
 
   const temps: TempOutput[] = [];
   let digestResult: DigestSink["result"];
+  const outputs: { format: OutputFormat; path: string; sha256?: string }[] = [];
+  let manifest: BuildManifest | undefined;
+  const seed = formatUuid(ctx.seed);
   let streamed: { out: StreamOut; sha256?: string } | undefined;
   const sinks: ImageSink[] = [];
   try {
@@ -164,26 +174,34 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
       temps.push(t);
       sinks.push(await createSink({ ...o, machine: { firmware: layout.biosBoot ? "bios" : "efi", ...o.machine } }, t.fd, ctx, opts.workers));
     }
-    const digest = opts.manifest ? new DigestSink(partitionRanges(plan)) : undefined;
+    const manifestTemp = opts.manifestPath !== undefined ? openTempOutput(opts.manifestPath, opts.force ?? false) : undefined;
+    if (manifestTemp) temps.push(manifestTemp);
+    const digest = opts.manifest || manifestTemp ? new DigestSink(partitionRanges(plan)) : undefined;
     if (digest) sinks.push(digest);
     await pump(plan.extents(), plan.totalBytes, sinks, flushingProgress(temps, opts.progress));
     digestResult = digest?.result;
     if (streamed) streamed.sha256 = await streamed.out.end();
+    // Hashes from the temporary files, and the manifest written, before any
+    // output is renamed into place: then all of them are committed together.
+    const hash = opts.hashOutputs || digest;
+    let k = 0;
+    for (const o of opts.outputs) {
+      const sha256 = o.path === STDOUT ? streamed?.sha256 : hash ? await sha256OfFile(temps[k].tempPath) : undefined;
+      if (o.path !== STDOUT) k++;
+      outputs.push({ format: o.format, path: o.path, sha256 });
+    }
+    manifest = digestResult && buildManifest(digestResult);
+    if (manifestTemp) writeFully(manifestTemp.fd, Buffer.from(JSON.stringify(manifest, null, 2) + "\n"), 0);
     await commitAll(temps);
   } catch (e) {
     for (const s of sinks) await Promise.resolve(s.abort?.()).catch(() => {});
     await abortAll(temps);
-    throw namingOutput(e, opts.outputs.filter((o) => o.path !== STDOUT).map((o) => o.path));
+    throw namingOutput(e, [...opts.outputs.filter((o) => o.path !== STDOUT).map((o) => o.path), ...(opts.manifestPath !== undefined ? [opts.manifestPath] : [])]);
   }
-  const outputs: { format: OutputFormat; path: string; sha256?: string }[] = [];
-  const hash = opts.hashOutputs || opts.manifest;
-  for (const o of opts.outputs) {
-    const sha256 = o.path === STDOUT ? streamed?.sha256 : hash ? await sha256OfFile(o.path) : undefined;
-    outputs.push({ format: o.format, path: o.path, sha256 });
-  }
-  const seed = formatUuid(ctx.seed);
-  const manifest = digestResult
-    ? makeManifest({
+  return { plan, seed, sourceDateEpoch: ctx.epochSec, outputs, manifest };
+
+  function buildManifest(digestResult: NonNullable<DigestSink["result"]>): BuildManifest {
+    return makeManifest({
         version: VERSION, layout: opts.rawLayout ?? (isLayout(opts.layout) ? layoutToJson(opts.layout) : opts.layout), seed,
         sourceDateEpoch: ctx.epochSec, tree: tree ? treeDigest(tree) : null, plan, digest: digestResult,
         ownership: opts.ownership ?? layout.ownership, ownershipManifestSha256,
@@ -194,9 +212,22 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
           ...(o.clusterSize !== undefined ? { clusterSize: o.clusterSize } : {}),
           ...(o.machine !== undefined ? { machine: o.machine } : {}),
         })),
-      })
-    : undefined;
-  return { plan, seed, sourceDateEpoch: ctx.epochSec, outputs, manifest };
+      });
+  }
+}
+
+/**
+ * What identifies an output file for the same-file check: its absolute path,
+ * with the directory's symbolic links resolved where the directory exists
+ * ("disk.img", "./disk.img" and "link-to-here/disk.img" are one file).
+ */
+function sameFileKey(path: string): string {
+  const abs = resolvePath(path);
+  try {
+    return join(realpathSync(dirname(abs)), basename(abs));
+  } catch {
+    return abs;
+  }
 }
 
 /** A parsed layout back to plain JSON, for the default seed when a Layout object is passed in. */

@@ -4,12 +4,12 @@
  * environment: SOURCE_DATE_EPOCH, and whether stderr is a terminal.
  */
 import { readFileSync } from "node:fs";
-import { dirname, extname } from "node:path";
+import { dirname } from "node:path";
 import { constants } from "node:os";
 import { MkdiskError, type ErrorCode } from "../bin/errors.js";
 import { buildDisk, type OutputRequest } from "../build.js";
 import { VERSION } from "../version.js";
-import { checkOutputPath, outputsInPlace, removeTempFiles, watchCleanup, writeTextAtomic } from "../io/output.js";
+import { outputsInPlace, removeTempFiles, watchCleanup } from "../io/output.js";
 import { OUTPUT_FORMATS, parseLayout, type OutputFormat } from "../layout/schema.js";
 import { epochFrom, parseCommandArgs, usageError } from "./args.js";
 
@@ -43,8 +43,9 @@ Options:
   -r, --rootfs DIR            root filesystem directory to copy files from
   -l, --layout FILE           layout.json (partitions, sizes, outputs)
   -o, --output OUT            output path; with several formats, a stem to which
-                              .img / .qcow2 / .vmdk is appended; "-" streams
-                              a single vmdk output to stdout
+                              .img / .qcow2 / .vmdk … is appended (replacing
+                              one already there); "-" streams a single vmdk
+                              output to stdout
   -f, --format LIST           raw, qcow2, vmdk, ova, vagrant-libvirt,
                               vagrant-virtualbox, comma separated (default: the
                               layout's "outputs", else raw)
@@ -185,26 +186,30 @@ export async function main(argv: string[]): Promise<number> {
   } else {
     outputs = fromLayout.map((o) => ({ format: o.format, path: o.path ?? "", compress: v.compress ?? o.compress, clusterSize: o.clusterSize, machine: o.machine }));
   }
-  if (v.output === "-") {
-    if (outputs.length !== 1 || outputs[0].format !== "vmdk") usage(`"-o -" streams one vmdk output to stdout; pass --format vmdk`);
-    if (v.json) usage(`--json prints to stdout, which "-o -" uses for the image`);
-    if (process.stdout.isTTY) usage(`refusing to write a disk image to a terminal; redirect stdout`);
-  }
+  if (v.output === "-" && (outputs.length !== 1 || outputs[0].format !== "vmdk")) usage(`"-o -" streams one vmdk output to stdout; pass --format vmdk`);
   if (v.output !== undefined) {
     if (outputs.length === 1) outputs[0] = { ...outputs[0], path: v.output };
     else {
-      const stem = extname(v.output) ? v.output.slice(0, -extname(v.output).length) : v.output;
+      // A stem: an image extension is replaced ("disk.img" → disk.qcow2), any other dot is part of the name ("release-1.2").
+      const ext = Object.values(EXT).find((e) => v.output!.endsWith(e));
+      const stem = ext ? v.output.slice(0, -ext.length) : v.output;
       outputs = outputs.map((o) => ({ ...o, path: stem + EXT[o.format] }));
     }
   }
   const missing = outputs.find((o) => !o.path);
   if (missing) usage(`no output path for format ${missing.format}: give -o OUT (or "path" in the layout's outputs)`);
+  // Standard output, from -o - or a layout path "-": one vmdk, nothing else on stdout, never a terminal.
+  if (outputs.some((o) => o.path === "-")) {
+    if (outputs.length !== 1 || outputs[0].format !== "vmdk") usage(`standard output ("-") takes one vmdk output and nothing else`);
+    if (v.json) usage(`--json prints to stdout, which the image is written to`);
+    if (v.manifest === "-") usage(`--manifest - would write to stdout, which the image is written to`);
+    if (process.stdout.isTTY) usage(`refusing to write a disk image to a terminal; redirect stdout`);
+  }
   if (v.compress && !outputs.some((o) => o.format === "qcow2" || o.format === "vagrant-libvirt" || o.format === "vmdk")) usage("--compress applies to qcow2 output (also inside a vagrant-libvirt box)");
 
-  if (v.manifest !== undefined) checkOutputPath(v.manifest, v.force ?? false);
   const result = await buildDisk({
     layout: raw,
-    manifest: v.manifest !== undefined,
+    manifestPath: v.manifest,
     hashOutputs: v.json ?? false,
     rootfs: v.rootfs,
     outputs,
@@ -218,7 +223,6 @@ export async function main(argv: string[]): Promise<number> {
     progress: progressBar(),
     onWarning: (m) => process.stderr.write(`mkdisk: warning: ${m}\n`),
   });
-  if (v.manifest !== undefined && result.manifest) writeTextAtomic(v.manifest, JSON.stringify(result.manifest, null, 2) + "\n", v.force ?? false);
   if (v.json) {
     process.stdout.write(
       JSON.stringify(

@@ -6,7 +6,8 @@
  * and, through `removeTempFiles`, on Ctrl-C (the CLI installs the handler
  * while there is something to remove: `watchCleanup`).
  */
-import { closeSync, existsSync, fdatasync, fsyncSync, mkdtempSync, openSync, renameSync, rmSync, statfsSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fdatasync, fsyncSync, lstatSync, mkdtempSync, openSync, renameSync, rmSync, statfsSync, unlinkSync, writeSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { MkdiskError } from "../bin/errors.js";
@@ -122,9 +123,16 @@ export function scratchDirectory(prefix: string): { path: string; remove(): void
   };
 }
 
+/** Whether anything is at `path`, a dangling symlink included (existsSync follows links). */
+function occupied(path: string): boolean {
+  return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+}
+
 export function checkOutputPath(path: string, force: boolean): void {
-  if (!force && existsSync(path)) {
-    throw new MkdiskError("E_OUTPUT", `output exists; pass --force to replace it`, path);
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (st?.isDirectory()) throw new MkdiskError("E_OUTPUT", `output is a directory; give the path of a file to write`, path);
+  if (!force && st) {
+    throw new MkdiskError("E_OUTPUT", `output exists${st.isSymbolicLink() ? " (a symbolic link)" : ""}; pass --force to replace it`, path);
   }
   if (!existsSync(dirname(path) || ".")) {
     throw new MkdiskError("E_OUTPUT", `output directory ${dirname(path)} does not exist`, path);
@@ -201,7 +209,10 @@ function syncDirectory(dir: string): void {
 
 export function openTempOutput(path: string, force: boolean): TempOutput {
   checkOutputPath(path, force);
-  const tempPath = join(dirname(path), `.${basename(path)}.${process.pid}.mkdisk-tmp`);
+  // Beside the output (a rename cannot cross file systems); a name too long for one more suffix is shortened.
+  const base = basename(path);
+  const tempName = Buffer.byteLength(base) > 200 ? `.mkdisk-${createHash("sha256").update(base).digest("hex").slice(0, 16)}` : `.${base}`;
+  const tempPath = join(dirname(path), `${tempName}.${process.pid}.mkdisk-tmp`);
   let fd: number;
   // Registered before it exists, so that the signal handlers are in place when it appears.
   live.add(tempPath);
@@ -249,7 +260,7 @@ export function openTempOutput(path: string, force: boolean): TempOutput {
     },
     checkTarget() {
       // Re-checked just before replacing: the output may have appeared meanwhile.
-      if (!force && existsSync(path)) {
+      if (!force && occupied(path)) {
         this.abort();
         throw new MkdiskError("E_OUTPUT", `output appeared during the build; pass --force to replace it`, path);
       }
@@ -303,16 +314,3 @@ export async function abortAll(temps: readonly TempOutput[]): Promise<void> {
   for (const t of temps) t.abort();
 }
 
-/** Writes a small text file (a manifest) through a temporary file and rename. */
-export function writeTextAtomic(path: string, text: string, force: boolean): void {
-  const t = openTempOutput(path, force);
-  try {
-    let done = 0;
-    const b = Buffer.from(text);
-    while (done < b.length) done += writeSync(t.fd, b, done, b.length - done);
-    t.commit();
-  } catch (e) {
-    t.abort();
-    throw e;
-  }
-}

@@ -172,22 +172,62 @@ describe("mkdisk CLI", () => {
     });
   }
 
-  it("interrupted after the image is in place (while it is hashed for the manifest): says the image is complete, writes no manifest", async () => {
-    const { out, args } = bigBuild("signal-placed");
+  it("interrupted mid-write with --manifest: neither the image nor the manifest is written, the old image stays", async () => {
+    const { out, args } = bigBuild("signal-manifest");
     const manifest = join(out, "manifest.json");
-    // The image has replaced the old file and no temporary file is left: the build is hashing it.
-    const placed = () => {
-      const names = readdirSync(out);
-      return names.length === 1 && statSync(join(out, "disk.img")).size > 1024;
-    };
-    const { signal, stderr } = await interruptWhen([...args, "--manifest", manifest], placed, "SIGINT");
+    // Both temporary files exist from the start of the copy: the manifest is committed with the image.
+    const midCopy = () => readdirSync(out).filter((n) => n.endsWith(".mkdisk-tmp")).length === 2;
+    const { signal, stderr } = await interruptWhen([...args, "--manifest", manifest], midCopy, "SIGINT");
     expect(signal).toBe("SIGINT");
-    expect(stderr).toContain(`mkdisk: interrupted (SIGINT); already complete and in place: ${join(out, "disk.img")}; nothing else was written`);
+    expect(stderr).toContain("mkdisk: interrupted (SIGINT); no output was written");
     expect(readdirSync(out)).toEqual(["disk.img"]);
-    // The image is the one a build without interruption writes.
-    const again = join(out, "again.img");
-    expect(mkdisk([...args.slice(0, -3), "-o", again]).status).toBe(0);
-    expect(sha256File(join(out, "disk.img"))).toBe(sha256File(again));
+    expect(readFileSync(join(out, "disk.img"), "utf8")).toBe("the previous image\n");
+  });
+
+  it("the manifest is put in place with the image or not at all, and never over it", () => {
+    const dir = join(tmp.path, "manifest-safety");
+    mkdirSync(join(dir, "ro"), { recursive: true });
+    const base = ["--rootfs", join(tmp.path, "root"), "--layout", layoutPath()];
+    // A manifest that cannot be written (a read-only directory): no image either.
+    runOk("mount", ["--bind", "-o", "ro", join(dir, "ro"), join(dir, "ro")]);
+    try {
+      const r = mkdisk([...base, "-o", join(dir, "disk.img"), "--manifest", join(dir, "ro/m.json")]);
+      expect(r.status, r.stderr).toBe(6);
+      expect(r.stderr).toMatch(/ro\/m\.json: .*read-only file system/);
+    } finally {
+      runOk("umount", [join(dir, "ro")]);
+    }
+    expect(readdirSync(dir)).toEqual(["ro"]);
+    // The manifest and an image naming one file, however spelled: a usage error before anything is written.
+    for (const [o, m] of [["disk.img", "disk.img"], ["./disk.img", "disk.img"], ["disk.img", "ro/../disk.img"]]) {
+      const r = spawnSync(process.execPath, [CLI, ...base, "-o", o, "--manifest", m, "--force"], { cwd: dir, encoding: "utf8" });
+      expect(r.status, `${o} ${m}`).toBe(2);
+      expect(r.stderr).toMatch(/two outputs \(an image and the manifest\) write to the same file/);
+    }
+    expect(readdirSync(dir)).toEqual(["ro"]);
+    const ok = mkdisk([...base, "-o", join(dir, "disk.img"), "--manifest", join(dir, "m.json")]);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, "m.json"), "utf8")).outputs[0].sha256).toBe(sha256File(join(dir, "disk.img")));
+  });
+
+  it("outputs: a dangling symlink is not replaced without --force, a directory never; a stem keeps dots that are not an image extension", () => {
+    const dir = join(tmp.path, "out-paths");
+    mkdirSync(join(dir, "adir"), { recursive: true });
+    symlinkSync("nowhere.img", join(dir, "dangling.img"));
+    const base = ["--rootfs", join(tmp.path, "root"), "--layout", layoutPath()];
+    const dl = mkdisk([...base, "-o", join(dir, "dangling.img")]);
+    expect(dl.status).toBe(6);
+    expect(dl.stderr).toMatch(/dangling\.img: output exists \(a symbolic link\); pass --force/);
+    expect(readdirSync(dir).sort()).toEqual(["adir", "dangling.img"]);
+    const d = mkdisk([...base, "-o", join(dir, "adir"), "--force"]);
+    expect(d.status).toBe(6);
+    expect(d.stderr).toMatch(/adir: output is a directory/);
+    expect(mkdisk([...base, "-o", join(dir, "release-1.2"), "--format", "raw,qcow2"]).status).toBe(0);
+    expect(mkdisk([...base, "-o", join(dir, "other.img"), "--format", "raw,qcow2"]).status).toBe(0);
+    // A name too long for the temporary file's suffix still works.
+    const long = "n".repeat(250) + ".img";
+    expect(mkdisk([...base, "-o", join(dir, long)]).status).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(["adir", "dangling.img", long, "other.img", "other.qcow2", "release-1.2.img", "release-1.2.qcow2"]);
   });
 
   it("interrupted while planning (a long hole scan): ends at once, nothing written", async () => {
