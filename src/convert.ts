@@ -8,6 +8,7 @@ import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { fail, MkdiskError } from "./bin/errors.js";
 import { BuildContext } from "./context/index.js";
 import type { Extent } from "./io/extent.js";
+import { kindOf } from "./io/filekind.js";
 import { abortAll, commitAll, flushingProgress, namingOutput, openTempOutput } from "./io/output.js";
 import { pump } from "./io/pump.js";
 import type { OutputFormat } from "./layout/schema.js";
@@ -33,6 +34,14 @@ export type InputFormat = "raw" | "qcow2" | "vmdk";
 const DESCRIPTOR_FILE = "# Disk DescriptorFile";
 
 export function detectFormat(path: string): InputFormat {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    throw new MkdiskError("E_IMAGE", `cannot open: ${(e as Error).message}`, path);
+  }
+  // Images are read at random offsets: a pipe would block or fail; a directory is no image.
+  if (!st.isFile() && !st.isBlockDevice()) fail("E_IMAGE", `is ${kindOf(st)}, not an image file${st.isFIFO() ? " (images are read at random offsets: save it to a file first)" : ""}`, path);
   let fd: number;
   try {
     fd = openSync(path, "r");

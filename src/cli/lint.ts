@@ -1,7 +1,7 @@
 /** `mkdisk lint --rootfs DIR [--source-date-epoch N] [--json]`. Exit 0 clean, 1 findings. */
 import { MkdiskError } from "../bin/errors.js";
 import { lintTree } from "../lint/index.js";
-import { scanTree } from "../tree/scan.js";
+import { scanRootfs } from "../tree/index.js";
 import { epochFrom, parseCommandArgs } from "./args.js";
 
 export const LINT_HELP = `Usage: mkdisk lint --rootfs DIR [--source-date-epoch N] [--json]
@@ -30,7 +30,13 @@ export function lintMain(argv: string[]): number {
   }
   if (!p.values.rootfs) throw new MkdiskError("E_USAGE", "--rootfs DIR is required (see mkdisk lint --help)");
   const epochSec = epochFrom("lint", p.values["source-date-epoch"] ?? process.env.SOURCE_DATE_EPOCH);
-  const findings = lintTree(scanTree(p.values.rootfs), { epochSec });
+  const scanned = scanRootfs(p.values.rootfs); // a directory or a tar, as a build takes it
+  let findings;
+  try {
+    findings = lintTree(scanned.tree, { epochSec });
+  } finally {
+    scanned.cleanup();
+  }
   if (p.values.json) process.stdout.write(JSON.stringify({ findings }, null, 2) + "\n");
   else {
     for (const f of findings) process.stdout.write(`${f.path}: [${f.rule}] ${f.message}\n  fix: ${f.fix}\n`);

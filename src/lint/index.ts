@@ -1,21 +1,23 @@
 /**
- * `mkdisk lint --rootfs DIR`: points at content that makes images differ
+ * `mkdisk lint --rootfs DIR|TAR`: points at content that makes images differ
  * between builds even though mkdisk itself is deterministic (rules.ts), and at
  * files newer than SOURCE_DATE_EPOCH (they are clamped; a file whose content
  * embeds its own time will still differ).
  */
 import { closeSync, openSync, readSync } from "node:fs";
-import type { Tree } from "../tree/types.js";
+import { contentOf, type Tree, type TreeNode } from "../tree/types.js";
 import { walkTree } from "../tree/select.js";
 import { globToRegExp, RULES, type LintFinding } from "./rules.js";
 
 const compiled = RULES.map((r) => ({ rule: r, res: r.paths.map(globToRegExp) }));
 
-function head(path: Buffer, bytes = 4096): Uint8Array {
+/** The first bytes of a file's content (for a tar rootfs, from the member's data in the archive). */
+function head(node: TreeNode, bytes = 4096): Uint8Array {
+  const { path, fileOffsetBytes } = contentOf(node);
   const fd = openSync(path, "r");
   try {
-    const buf = new Uint8Array(bytes);
-    const n = readSync(fd, buf, 0, bytes, 0);
+    const buf = new Uint8Array(Math.min(bytes, node.sizeBytes));
+    const n = readSync(fd, buf, 0, buf.length, fileOffsetBytes);
     return buf.subarray(0, n);
   } finally {
     closeSync(fd);
@@ -40,7 +42,7 @@ export function lintTree(tree: Tree, opts: LintOptions = {}): LintFinding[] {
         if (n.type !== "file") continue;
         let h: Uint8Array;
         try {
-          h = head(n.sourcePath);
+          h = head(n);
         } catch {
           continue;
         }

@@ -368,6 +368,21 @@ describe("mkdisk CLI", () => {
     expect(existsSync(join(tmp.path, "never.img"))).toBe(false);
   });
 
+  it("a pipe or a directory where a file is read: a coded error, not a hang or a stack trace", () => {
+    const dir = join(tmp.path, "pipes");
+    mkdirSync(join(dir, "adir"), { recursive: true });
+    runOk("mkfifo", [join(dir, "fifo")]);
+    const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 20_000 });
+    const rootfs = cli(["--rootfs", join(dir, "fifo"), "--layout", layoutPath(), "-o", join(dir, "x.img")]);
+    expect([rootfs.status, rootfs.stderr]).toEqual([4, expect.stringMatching(/fifo: the rootfs is a FIFO \(a pipe\); give a directory or a tar file/)]);
+    for (const args of [["inspect", join(dir, "fifo")], ["inspect", join(dir, "adir")], ["diff", join(dir, "adir"), join(dir, "fifo")], ["convert", "-O", "qcow2", join(dir, "adir"), join(dir, "x.qcow2")]]) {
+      const r = cli(args);
+      expect(r.status, args.join(" ")).toBe(8);
+      expect(r.stderr).toMatch(/E_IMAGE.*is a (FIFO \(a pipe\)|directory), not an image file/);
+    }
+    expect(readdirSync(dir).sort()).toEqual(["adir", "fifo"]);
+  });
+
   it("reports an unreadable rootfs as a tree error", () => {
     const r = mkdisk(["--rootfs", join(tmp.path, "does-not-exist"), "--layout", layoutPath(), "-o", join(tmp.path, "never2.img")]);
     expect(r.status).toBe(4);

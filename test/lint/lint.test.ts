@@ -91,5 +91,11 @@ describe("lint", () => {
     const clean = spawnSync(process.execPath, [cli, "lint", "--rootfs", join(tmp.path, "clean"), "--source-date-epoch", "4102444800"], { encoding: "utf8" });
     expect(clean.status).toBe(0);
     expect(clean.stdout).toContain("no findings");
+    // A tar of the dirty tree: the same findings, as the build would read it.
+    const tar = join(tmp.path, "dirty.tar.gz");
+    runOk("tar", ["--format=pax", "-C", join(tmp.path, "dirty"), "-czf", tar, "."]);
+    const fromTar = spawnSync(process.execPath, [cli, "lint", "--rootfs", tar, "--source-date-epoch", String(EPOCH), "--json"], { encoding: "utf8" });
+    expect(fromTar.status, fromTar.stderr).toBe(1);
+    expect(JSON.parse(fromTar.stdout).findings).toEqual(JSON.parse(dirty.stdout).findings);
   });
 });
