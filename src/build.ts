@@ -95,7 +95,7 @@ function isLayout(v: unknown): v is Layout {
 }
 
 export function makeContext(layout: Layout, rawLayout: unknown, seed?: string, epoch?: number): BuildContext {
-  const s = seed !== undefined ? seed : layout.seed ?? defaultSeed(canonicalJson({ ...(rawLayout as object), seed: undefined }));
+  const s = seed !== undefined ? seed : layout.seed ?? defaultSeed(canonicalJson({ ...(rawLayout as object), seed: undefined, $schema: undefined }));
   return new BuildContext({ seed: s, epochSec: epoch ?? layout.sourceDateEpoch });
 }
 

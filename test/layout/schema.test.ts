@@ -152,3 +152,17 @@ describe("layout.schema.json", () => {
     }
   });
 });
+
+describe("the default seed", () => {
+  it("comes from the layout, not from its $schema (which only editors read)", async () => {
+    const { makeContext } = await import("../../src/build.js");
+    const { formatUuid } = await import("../../src/bin/guid.js");
+    const raw = { partitions: [{ type: "root", format: "ext4", size: "64M" }] };
+    const seedOf = (r: object) => formatUuid(makeContext(parseLayout(r), r).seed);
+    const base = seedOf(raw);
+    expect(seedOf({ $schema: "../schema/layout.schema.json", ...raw })).toBe(base);
+    expect(seedOf({ $schema: "https://example.org/layout.schema.json", ...raw })).toBe(base);
+    // Any field that does count changes it.
+    expect(seedOf({ ...raw, sourceDateEpoch: 1 })).not.toBe(base);
+  });
+});
