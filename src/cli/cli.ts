@@ -11,7 +11,7 @@ import { buildDisk, type OutputRequest } from "../build.js";
 import { VERSION } from "../version.js";
 import { outputsInPlace, removeTempFiles, watchCleanup } from "../io/output.js";
 import { OUTPUT_FORMATS, parseLayout, type OutputFormat } from "../layout/schema.js";
-import { epochFrom, parseCommandArgs, usageError } from "./args.js";
+import { epochFrom, parseCommandArgs, seedFrom, usageError } from "./args.js";
 
 export { VERSION };
 
@@ -32,12 +32,15 @@ export const EXIT: Record<ErrorCode, number> & { OK: number } = {
 const HELP = `mkdisk ${VERSION}: reproducible bootable disk images
 
 Usage:
-  mkdisk [build] --rootfs DIR --layout FILE -o OUT [options]
-  mkdisk lint --rootfs DIR [--source-date-epoch N] [--json]
-  mkdisk verify --manifest FILE --rootfs DIR [--json]
-  mkdisk convert IN -O raw|qcow2|vmdk OUT [--compress] [--force]
+  mkdisk [build] --rootfs DIR|TAR --layout FILE -o OUT [options]
+  mkdisk lint --rootfs DIR|TAR [--source-date-epoch N] [--json]
+  mkdisk verify --manifest FILE --rootfs DIR|TAR [--ownership-manifest FILE]
+                [--layout-dir DIR] [--image IMAGE] [--json]
+  mkdisk convert IN -O FORMAT OUT [--compress] [--seed UUID] [--workers N] [--force]
+                (FORMAT: raw, qcow2, vmdk, ova, vagrant-libvirt, vagrant-virtualbox)
   mkdisk inspect IMAGE [--json]
   mkdisk diff A B [--json]
+  Each command has its own --help.
 
 Options:
   -r, --rootfs DIR            root filesystem directory to copy files from
@@ -213,7 +216,7 @@ export async function main(argv: string[]): Promise<number> {
     hashOutputs: v.json ?? false,
     rootfs: v.rootfs,
     outputs,
-    seed: v.seed,
+    seed: seedFrom("", v.seed),
     sourceDateEpoch: epoch,
     ownership: v.ownership as "preserve" | "root" | undefined,
     ownershipManifest: v["ownership-manifest"],

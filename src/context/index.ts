@@ -45,6 +45,13 @@ export interface BuildContextOptions {
   epochSec?: number;
 }
 
+/**
+ * The latest SOURCE_DATE_EPOCH: 2446-05-10T22:38:55Z, the last second ext4
+ * can store (its inode times are 34 bits). Filesystem-level stamps (ext4
+ * superblock times, FAT volume times: FAT clamps to 2107) are the epoch.
+ */
+export const MAX_EPOCH_SEC = 0x3_7fff_ffff;
+
 export class BuildContext {
   readonly seed: Uuid;
   readonly epochSec: number | undefined;
@@ -52,8 +59,8 @@ export class BuildContext {
   constructor(opts: BuildContextOptions) {
     this.seed = typeof opts.seed === "string" ? parseUuid(opts.seed, "seed") : Uint8Array.from(opts.seed);
     if (this.seed.length !== 16) fail("E_LAYOUT", "seed must be 16 bytes", "seed");
-    if (opts.epochSec !== undefined && (!Number.isSafeInteger(opts.epochSec) || opts.epochSec < 0)) {
-      fail("E_LAYOUT", `SOURCE_DATE_EPOCH must be a non-negative integer number of seconds, got ${opts.epochSec}`, "sourceDateEpoch");
+    if (opts.epochSec !== undefined && (!Number.isSafeInteger(opts.epochSec) || opts.epochSec < 0 || opts.epochSec > MAX_EPOCH_SEC)) {
+      fail("E_LAYOUT", `SOURCE_DATE_EPOCH must be a whole number of seconds from 0 to ${MAX_EPOCH_SEC} (2446-05-10, the last time ext4 can store), got ${opts.epochSec}`, "sourceDateEpoch");
     }
     this.epochSec = opts.epochSec;
   }

@@ -60,8 +60,15 @@ const EMPTY: Tree = {
   nodeCount: 1,
 };
 
+/** An ext4 or swap label: at most 16 bytes, refused with the layout's location and the fix. */
+function shortLabel(kind: string, r: { label?: string; where: string }): string | undefined {
+  const n = Buffer.byteLength(r.label ?? "");
+  if (n > 16) fail("E_LAYOUT", `${kind} labels hold at most 16 bytes, "${r.label}" is ${n}; set "fsLabel" (it defaults to the partition's label) to a shorter one`, `${r.where}.fsLabel`);
+  return r.label;
+}
+
 const swap: FsDriver = {
-  plan: (r) => planSwap({ sizeBytes: r.sizeBytes, uuid: r.fsUuid, label: r.label }, r.where),
+  plan: (r) => planSwap({ sizeBytes: r.sizeBytes, uuid: r.fsUuid, label: shortLabel("swap", r) }, r.where),
   minimumBytes: () => SWAP_MIN_PAGES * SWAP_PAGE_BYTES,
 };
 
@@ -88,7 +95,7 @@ const vfat: FsDriver = {
 };
 
 const ext4: FsDriver = {
-  plan: (r) => planExt4(r.tree ?? EMPTY, { sizeBytes: r.sizeBytes, uuid: r.fsUuid, label: r.label, ctx: r.ctx, readDataRuns: r.readDataRuns, shrinkToFit: r.shrinkToFit }),
+  plan: (r) => planExt4(r.tree ?? EMPTY, { sizeBytes: r.sizeBytes, uuid: r.fsUuid, label: shortLabel("ext4", r), ctx: r.ctx, readDataRuns: r.readDataRuns, shrinkToFit: r.shrinkToFit }),
   fits: (r) => ext4Fits(r.tree ?? EMPTY, r.sizeBytes, { uuid: r.fsUuid, readDataRuns: r.readDataRuns }),
   minimumBytes: (r) => ext4MinimumSizeBytes(r.tree ?? EMPTY, { uuid: r.fsUuid, readDataRuns: r.readDataRuns }),
 };

@@ -9,6 +9,7 @@ import { parseUuid, type Uuid } from "../bin/guid.js";
 import { ARCHITECTURES, resolveType, type Architecture, type PartitionType } from "../gpt/types.js";
 import { checkMachine } from "../ovf/machine.js";
 import { parseSize } from "./units.js";
+import { MAX_EPOCH_SEC } from "../context/index.js";
 
 export const FORMATS = ["vfat", "ext4", "swap"] as const;
 export type FsFormat = (typeof FORMATS)[number];
@@ -143,6 +144,7 @@ export function parseLayout(json: unknown): Layout {
   if (json.sourceDateEpoch !== undefined) {
     const v = json.sourceDateEpoch;
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) fail("E_LAYOUT", `expected a whole number of seconds since 1970 (SOURCE_DATE_EPOCH), got ${JSON.stringify(v)}`, "sourceDateEpoch");
+    if (v > MAX_EPOCH_SEC) fail("E_LAYOUT", `${v} is after 2446-05-10 (${MAX_EPOCH_SEC}), the last time ext4 can store`, "sourceDateEpoch");
     sourceDateEpoch = v;
   }
   const size = json.size === undefined || json.size === "auto" ? "auto" : parseSize(json.size, "size");

@@ -48,6 +48,15 @@ describe("mkdisk CLI", () => {
     const h = mkdisk(["--help"]);
     expect(h.status).toBe(0);
     expect(h.stdout).toContain("--layout FILE");
+    // The overview names every option each command takes (checked against the commands' own parsers).
+    for (const [cmd, opts] of [["verify", ["--manifest", "--rootfs", "--ownership-manifest", "--layout-dir", "--image", "--json"]], ["lint", ["--rootfs", "--source-date-epoch", "--json"]], ["convert", ["-O", "--compress", "--seed", "--workers", "--force"]]] as const) {
+      const line = h.stdout.split("\n  mkdisk ").find((l) => l.startsWith(cmd + " "))!;
+      for (const o of opts) expect(line, `${cmd} ${o}`).toContain(o);
+      expect(mkdisk([cmd, "--help"]).status).toBe(0);
+    }
+    for (const f of ["raw", "qcow2", "vmdk", "ova", "vagrant-libvirt", "vagrant-virtualbox"]) expect(h.stdout).toContain(f);
+    const c = mkdisk(["convert", "-O", "raw", "--compress", "in.img", "out.img"]);
+    expect([c.status, c.stderr]).toEqual([2, expect.stringMatching(/--compress applies to qcow2/)]);
     const v = mkdisk(["--version"]);
     expect(v.status).toBe(0);
     expect(v.stdout).toMatch(/^mkdisk \d+\.\d+\.\d+/);
@@ -365,6 +374,19 @@ describe("mkdisk CLI", () => {
     const r = mkdisk(["--layout", bad, "-o", join(tmp.path, "never.img")]);
     expect(r.status).toBe(3);
     expect(r.stderr).toContain("partitions[0].type");
+    expect(existsSync(join(tmp.path, "never.img"))).toBe(false);
+    // A bad flag value is a usage error (2) naming the flag; the same in the layout is a layout error (3) naming the field.
+    const base = ["--rootfs", join(tmp.path, "root"), "--layout", layoutPath(), "-o", join(tmp.path, "never.img")];
+    const seed = mkdisk([...base, "--seed", "not-a-uuid"]);
+    expect([seed.status, seed.stderr]).toEqual([2, expect.stringMatching(/--seed takes a UUID/)]);
+    const cseed = mkdisk(["convert", "-O", "qcow2", "--seed", "nope", join(tmp.path, "x.img"), join(tmp.path, "x.qcow2")]);
+    expect([cseed.status, cseed.stderr]).toEqual([2, expect.stringMatching(/--seed takes a UUID.*see mkdisk convert --help/)]);
+    const epoch = mkdisk([...base, "--source-date-epoch", "99999999999999999999"]);
+    expect([epoch.status, epoch.stderr]).toEqual([2, expect.stringMatching(/after 2446-05-10/)]);
+    const late = join(tmp.path, "late.json");
+    writeFileSync(late, JSON.stringify({ ...LAYOUT, sourceDateEpoch: 99_999_999_999 }));
+    const l = mkdisk(["--rootfs", join(tmp.path, "root"), "--layout", late, "-o", join(tmp.path, "never.img")]);
+    expect([l.status, l.stderr]).toEqual([3, expect.stringMatching(/sourceDateEpoch: 99999999999 is after 2446-05-10/)]);
     expect(existsSync(join(tmp.path, "never.img"))).toBe(false);
   });
 

@@ -45,7 +45,7 @@ export const validPartitionArb = fc
 export const validLayoutArb = fc
   .record({
     seed: fc.option(fc.uuid({ version: [4] }), { nil: undefined }),
-    sourceDateEpoch: fc.option(fc.integer({ min: 0, max: 2 ** 40 }), { nil: undefined }),
+    sourceDateEpoch: fc.option(fc.integer({ min: 0, max: 0x3_7fff_ffff }), { nil: undefined }),
     sectorSize: fc.option(fc.constantFrom(512, 4096), { nil: undefined }),
     alignment: fc.option(fc.constantFrom("4K", "64K", "1M", 8192, "8MiB"), { nil: undefined }),
     architecture: fc.option(fc.constantFrom("x86-64", "arm64", "x86", "riscv64"), { nil: undefined }),
