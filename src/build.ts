@@ -150,7 +150,7 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
   const holes = fileDataRuns();
   let plan: DiskPlan;
   try {
-    plan = planDisk(layout, tree, ctx, { readDataRuns: holes.readDataRuns, biosBoot });
+    plan = planDisk(layout, tree, ctx, { readDataRuns: holes.readDataRuns, biosBoot, onWarning: opts.onWarning });
   } finally {
     holes.close();
   }

@@ -59,7 +59,8 @@ Options:
       --ownership MODE        preserve (default) or root (every file 0:0)
       --ownership-manifest F  set owners, modes, xattrs; add device nodes (README)
       --workers N             compression threads (default: one per CPU, at most 4;
-                              output does not depend on it)
+                              output does not depend on it; each one adds about
+                              11 MiB of memory)
       --force                 replace existing outputs
       --json                  print the result as JSON on stdout
       --manifest FILE         write a build manifest (inputs, ids, SHA-256 of disk,

@@ -2,7 +2,7 @@
  * BuildContext: the only source of identifiers and time in a build.
  *
  * Identifiers follow systemd-repart's derivation so that the same seed gives
- * the same ids as `systemd-repart --seed` (docs/reproducibility.md):
+ * the same ids as `systemd-repart --seed` (README, "The reproducibility contract"):
  *
  *   v4(x)          = x[0..16) with the version nibble set to 4 and the RFC variant
  *   derive(K, msg) = v4(HMAC-SHA256(key = K (16 raw bytes), msg))
@@ -110,7 +110,7 @@ export class BuildContext {
  * The seed used when neither the layout nor the caller gives one:
  * derive(zero key, "mkdisk-default-seed:" + canonical layout JSON without seed).
  * It is a pure function of the layout, so builds stay reproducible; two
- * different layouts get different ids. Documented in docs/reproducibility.md.
+ * different layouts get different ids. Documented in the README's reproducibility contract.
  */
 export function defaultSeed(canonicalLayoutJson: string): Uuid {
   return deriveUuid(new Uint8Array(16), "mkdisk-default-seed:" + canonicalLayoutJson);

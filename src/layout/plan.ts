@@ -51,6 +51,8 @@ export interface PlanOptions {
   readonly readDataRuns?: ReadDataRuns;
   /** GRUB i386-pc boot.img + core.img (read by the caller from the layout's biosBoot paths; see src/boot). */
   readonly biosBoot?: GrubBiosImages;
+  /** Told about what is skipped but may be a mistake (a copyFiles source missing from the rootfs). */
+  readonly onWarning?: (message: string) => void;
 }
 
 /**
@@ -104,7 +106,7 @@ export function planDisk(layout: Layout, tree: Tree | undefined, ctx: BuildConte
     const where = `partitions[${i}]`;
     const copy = parseCopyFiles(p.copyFiles.length ? p.copyFiles : p.format === "ext4" && isRootType(p.type) ? ["/:/"] : [], `${where}.copyFiles`);
     if (copy.length && !tree) fail("E_USAGE", `partition copies files but no --rootfs was given`, `${where}.copyFiles`);
-    return tree && copy.length ? selectTree(tree, copy, p.excludeFiles, `${where}.copyFiles`) : emptyTree();
+    return tree && copy.length ? selectTree(tree, copy, p.excludeFiles, `${where}.copyFiles`, opts.onWarning) : emptyTree();
   });
   /** What partition i's filesystem driver is told about it, whatever the size. */
   const fsBase = (i: number): FsMinRequest => {

@@ -117,7 +117,7 @@ function mergeInto(dst: Mutable, src: TreeNode, where: string): void {
  * Builds the tree a partition holds. The result's root takes its metadata from
  * the first source copied to "/" (or the tree root when none is).
  */
-export function selectTree(tree: Tree, copy: readonly CopySpec[], excludeFiles: readonly string[], where: string): Tree {
+export function selectTree(tree: Tree, copy: readonly CopySpec[], excludeFiles: readonly string[], where: string, onWarning?: (message: string) => void): Tree {
   const excludes = new Set<string>();
   const contentsOnly = new Set<string>();
   for (const e of excludeFiles) {
@@ -129,7 +129,11 @@ export function selectTree(tree: Tree, copy: readonly CopySpec[], excludeFiles: 
   const root = copyNode(rootSourceNode || tree.root, { name: new Uint8Array(0), path: "/", treePath: rootSourceNode ? normalize(rootSource!.src) : "", children: [] });
   copy.forEach((c, i) => {
     const src = lookup(tree.root, c.src);
-    if (!src) return; // repart skips missing sources; so do we (documented)
+    if (!src) {
+      // systemd-repart skips a CopyFiles= source that does not exist, with a notice; so does mkdisk.
+      onWarning?.(`${where}[${i}]: ${c.src} is not in the rootfs; nothing is copied for it`);
+      return;
+    }
     const pruned = prune(src, excludes, contentsOnly);
     if (!pruned) return;
     // Walk/create the destination directory chain.

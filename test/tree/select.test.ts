@@ -52,6 +52,13 @@ describe("selectTree", () => {
     expect(find(tree, "/extra/b")!.path).toBe("/extra/b");
   });
 
+  it("a source missing from the rootfs is skipped with a warning naming it (as systemd-repart does)", () => {
+    const warnings: string[] = [];
+    const t = selectTree(tree, parseCopyFiles(["/boot:/", "/efi:/"], "partitions[0].copyFiles"), [], "partitions[0].copyFiles", (m) => warnings.push(m));
+    expect(paths(t)).toEqual(paths(selectTree(tree, parseCopyFiles(["/boot:/"], "c"), [], "c")));
+    expect(warnings).toEqual(["partitions[0].copyFiles[1]: /efi is not in the rootfs; nothing is copied for it"]);
+  });
+
   it("two sources merged into one directory: interleaved names in byte order, shared directories merged, a clash refused", () => {
     const m = tempDir("mkdisk-select-merge-");
     try {
