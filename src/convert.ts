@@ -53,6 +53,11 @@ export function detectFormat(path: string): InputFormat {
     const n = readSync(fd, b, 0, b.length, 0);
     if (n >= 4 && b[0] === 0x51 && b[1] === 0x46 && b[2] === 0x49 && b[3] === 0xfb) return "qcow2"; // "QFI\xfb"
     if (n >= 4 && b[0] === 0x4b && b[1] === 0x44 && b[2] === 0x4d && b[3] === 0x56) return "vmdk"; // "KDMV"
+    const t = Buffer.alloc(6);
+    if (readSync(fd, t, 0, 6, 257) === 6 && t.toString("latin1", 0, 5) === "ustar") {
+      fail("E_IMAGE", `a tar archive, not a disk image (an OVA or a Vagrant box is one): extract the disk from it first (tar -xf)`, path);
+    }
+    if (n >= 2 && b[0] === 0x1f && b[1] === 0x8b) fail("E_IMAGE", `gzip data, not a disk image (a Vagrant box or a compressed image?): decompress or extract it first`, path);
     if (n === b.length && b.toString("latin1") === DESCRIPTOR_FILE) {
       // monolithicFlat, twoGbMaxExtent*, vmfs: the data is in other files the descriptor names.
       fail("E_UNSUPPORTED", `a VMDK descriptor file (its data is in separate extent files); only single-file VMDKs are read: convert it to one first (e.g. qemu-img convert -O vmdk -o subformat=streamOptimized)`, path);

@@ -202,11 +202,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   const missing = outputs.find((o) => !o.path);
   if (missing) usage(`no output path for format ${missing.format}: give -o OUT (or "path" in the layout's outputs)`);
+  if (v.manifest === "-") usage(`--manifest writes a file, put in place with the image: give it a name ("./-" for a file called "-")`);
   // Standard output, from -o - or a layout path "-": one vmdk, nothing else on stdout, never a terminal.
   if (outputs.some((o) => o.path === "-")) {
     if (outputs.length !== 1 || outputs[0].format !== "vmdk") usage(`standard output ("-") takes one vmdk output and nothing else`);
     if (v.json) usage(`--json prints to stdout, which the image is written to`);
-    if (v.manifest === "-") usage(`--manifest - would write to stdout, which the image is written to`);
     if (process.stdout.isTTY) usage(`refusing to write a disk image to a terminal; redirect stdout`);
   }
   if (v.compress && !outputs.some((o) => o.format === "qcow2" || o.format === "vagrant-libvirt" || o.format === "vmdk")) usage("--compress applies to qcow2 output (also inside a vagrant-libvirt box)");

@@ -3,7 +3,7 @@
  * with the last file kept open (files are scanned one after another).
  */
 import { closeSync, openSync, readSync } from "node:fs";
-import { MkdiskError } from "../bin/errors.js";
+import { openFailure } from "./filekind.js";
 import { zeroBlockRuns } from "../ext4/holes.js";
 import type { ReadDataRuns } from "../ext4/index.js";
 
@@ -21,7 +21,7 @@ export function fileDataRuns(): { readDataRuns: ReadDataRuns; close(): void } {
       try {
         fd = openSync(path, "r");
       } catch (e) {
-        throw new MkdiskError("E_TREE", `cannot open for reading: ${(e as Error).message}; check its permissions`, String(path));
+        throw openFailure(e as NodeJS.ErrnoException, path);
       }
       openPath = path;
     }

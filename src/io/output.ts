@@ -6,7 +6,7 @@
  * and, through `removeTempFiles`, on Ctrl-C (the CLI installs the handler
  * while there is something to remove: `watchCleanup`).
  */
-import { closeSync, existsSync, fdatasync, fsyncSync, lstatSync, mkdtempSync, openSync, renameSync, rmSync, statfsSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fdatasync, fsyncSync, lstatSync, mkdtempSync, openSync, renameSync, rmSync, statfsSync, unlinkSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";

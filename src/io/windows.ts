@@ -10,6 +10,7 @@
  */
 import { closeSync, openSync, readSync } from "node:fs";
 import { fail, MkdiskError } from "../bin/errors.js";
+import { openFailure } from "./filekind.js";
 import type { Extent } from "./extent.js";
 
 export interface Window {
@@ -28,7 +29,7 @@ class FileReader {
       try {
         this.fd = openSync(path, "r");
       } catch (e) {
-        throw new MkdiskError("E_TREE", `cannot open for reading: ${(e as Error).message}; check its permissions`, String(path));
+        throw openFailure(e as NodeJS.ErrnoException, path);
       }
       this.path = path;
     }

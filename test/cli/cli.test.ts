@@ -403,6 +403,18 @@ describe("mkdisk CLI", () => {
       expect(r.stderr).toMatch(/E_IMAGE.*is a (FIFO \(a pipe\)|directory), not an image file/);
     }
     expect(readdirSync(dir).sort()).toEqual(["adir", "fifo"]);
+    // An OVA (a tar) and gzip data are named as what they are.
+    const ova = join(dir, "x.ova");
+    expect(mkdisk(["--rootfs", join(tmp.path, "root"), "--layout", layoutPath(), "--format", "ova", "-o", ova]).status).toBe(0);
+    const i = cli(["inspect", ova]);
+    expect([i.status, i.stderr]).toEqual([8, expect.stringMatching(/x\.ova: a tar archive, not a disk image .*extract the disk/)]);
+    runOk("sh", ["-c", `gzip -c < ${ova} > ${join(dir, "x.gz")}`]);
+    const g = cli(["convert", "-O", "qcow2", join(dir, "x.gz"), join(dir, "x.qcow2")]);
+    expect([g.status, g.stderr]).toEqual([8, expect.stringMatching(/gzip data, not a disk image/)]);
+    // --manifest "-" is not stdout: a usage error, nothing written.
+    const m = mkdisk(["--rootfs", join(tmp.path, "root"), "--layout", layoutPath(), "-o", join(dir, "m.img"), "--manifest", "-"]);
+    expect([m.status, m.stderr]).toEqual([2, expect.stringMatching(/--manifest writes a file/)]);
+    expect(existsSync(join(dir, "m.img"))).toBe(false);
   });
 
   it("reports an unreadable rootfs as a tree error", () => {

@@ -7,7 +7,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bytesExtent, fileExtent, type Extent } from "../../src/io/extent.js";
 import { windows } from "../../src/io/windows.js";
@@ -74,6 +74,14 @@ describe("windows", () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it("a file removed after the scan: E_TREE saying so (not a permissions hint)", () => {
+    const gone = join(t.path, "gone.bin");
+    writeFileSync(gone, "x");
+    const e = fileExtent(0, 1, gone);
+    rmSync(gone);
+    expect(() => [...windows([e], 4096, 4096)]).toThrow(expect.objectContaining({ code: "E_TREE", message: expect.stringMatching(/gone\.bin: cannot open for reading: it was removed or renamed after the rootfs was scanned/) }));
   });
 
   it("overlapping or out-of-order extents are E_INTERNAL", () => {
