@@ -141,7 +141,8 @@ export function prepareTree(tree: Tree, opts: PrepareOptions): FatNode {
       if (open.has(treeKey(src))) fail("E_TREE", `symlink leads back to ${treeKey(src)}, an enclosing directory: following it would never end`, path);
     }
     if (src.type !== "file" && src.type !== "dir") {
-      fail("E_TREE", `is a ${src.type}; FAT holds only regular files and directories (exclude it)`, path);
+      const inRootfs = treeKey(src);
+      fail("E_TREE", `is a ${src.type}; FAT holds only regular files and directories (leave it out with the partition's "excludeFiles", which takes its path in the rootfs${inRootfs ? `: "${inRootfs}"` : ""})`, path);
     }
     if (src.type === "file" && src.sizeBytes > MAX_FILE_BYTES) {
       fail("E_TREE", `is ${src.sizeBytes} bytes; a FAT file holds at most ${MAX_FILE_BYTES} bytes (4 GiB - 1)`, path);

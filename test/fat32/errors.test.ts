@@ -80,6 +80,8 @@ describe("node types and sizes", () => {
   for (const type of ["symlink", "chardev", "blockdev", "fifo", "socket"] as NodeType[]) {
     test(type, () => expectError(() => plan(tree([{ name: "d", children: [{ name: "x", type, link: type === "symlink" ? "y" : undefined }] }])), "E_TREE", "/d/x"));
   }
+  test("the error for a device or fifo says how to leave it out, with its rootfs path", () =>
+    expectError(() => plan(tree([{ name: "d", children: [{ name: "x", type: "fifo" }] }])), "E_TREE", 'leave it out with the partition\'s "excludeFiles", which takes its path in the rootfs: "/d/x"'));
   test("a file of 4 GiB", () => expectError(() => plan(tree([{ name: "big.img", size: 2 ** 32 }]), 8 * 2 ** 30), "E_TREE", "/big.img"));
   test("a file of 4 GiB - 1 is accepted", () => expect(() => plan(tree([{ name: "big.img", size: 2 ** 32 - 1 }]), 8 * 2 ** 30)).not.toThrow());
 });
