@@ -222,11 +222,11 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
  * ("disk.img", "./disk.img" and "link-to-here/disk.img" are one file).
  */
 function sameFileKey(path: string): string {
-  const abs = resolvePath(path);
   try {
-    return join(realpathSync(dirname(abs)), basename(abs));
+    // The directory as written, resolved by the kernel: "link/.." is the link target's parent, not ".".
+    return join(realpathSync.native(dirname(path)), basename(path)); // native: realpath(3); the JS one folds ".." first
   } catch {
-    return abs;
+    return resolvePath(path);
   }
 }
 

@@ -41,7 +41,11 @@ export function detectFormat(path: string): InputFormat {
     throw new MkdiskError("E_IMAGE", `cannot open: ${(e as Error).message}`, path);
   }
   // Images are read at random offsets: a pipe would block or fail; a directory is no image.
-  if (!st.isFile() && !st.isBlockDevice()) fail("E_IMAGE", `is ${kindOf(st)}, not an image file${st.isFIFO() ? " (images are read at random offsets: save it to a file first)" : ""}`, path);
+  // A block device's size is not its stat size (0) and Node cannot ask the kernel for it: copy it to a file.
+  if (!st.isFile()) {
+    const hint = st.isFIFO() ? " (images are read at random offsets: save it to a file first)" : st.isBlockDevice() ? " (copy the device to an image file first, e.g. with dd)" : "";
+    fail("E_IMAGE", `is ${kindOf(st)}, not an image file${hint}`, path);
+  }
   let fd: number;
   try {
     fd = openSync(path, "r");

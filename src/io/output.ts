@@ -212,7 +212,8 @@ export function openTempOutput(path: string, force: boolean): TempOutput {
   // Beside the output (a rename cannot cross file systems); a name too long for one more suffix is shortened.
   const base = basename(path);
   const tempName = Buffer.byteLength(base) > 200 ? `.mkdisk-${createHash("sha256").update(base).digest("hex").slice(0, 16)}` : `.${base}`;
-  const tempPath = join(dirname(path), `${tempName}.${process.pid}.mkdisk-tmp`);
+  // Not path.join, which would fold "link/.." to "." where the kernel goes through the link.
+  const tempPath = `${dirname(path)}/${tempName}.${process.pid}.mkdisk-tmp`;
   let fd: number;
   // Registered before it exists, so that the signal handlers are in place when it appears.
   live.add(tempPath);

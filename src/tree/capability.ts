@@ -34,20 +34,29 @@ export function encodeCapability(text: string, where: string): Uint8Array {
   const all = (1n << BigInt(CAPS.length)) - 1n;
   const set = { e: 0n, i: 0n, p: 0n };
   for (const clause of text.trim().split(/\s+/)) {
+    // Names are case-insensitive, flags are not (as libcap parses them).
     const m = /^([a-z0-9_,]*)((?:[=+-][eip]*)+)$/i.exec(clause);
-    if (!m) fail("E_LAYOUT", `bad capability clause "${clause}"; expected e.g. cap_net_raw+ep`, where);
+    if (!m || /[EIP]/.test(m[2])) fail("E_LAYOUT", `bad capability clause "${clause}"; expected e.g. cap_net_raw+ep`, where);
+    const ops = [...m[2].matchAll(/([=+-])([eip]*)/g)];
+    if (ops.slice(1).some(([, op]) => op === "=")) fail("E_LAYOUT", `capability clause "${clause}": "=" can only come first`, where);
     let bits = 0n;
-    if (m[1] === "" || m[1].toLowerCase() === "all") {
-      if (m[1] === "" && m[2][0] !== "=") fail("E_LAYOUT", `capability clause "${clause}" names no capability (only "=" means all of them)`, where);
+    if (m[1] === "") {
+      // An empty list means all capabilities, and only as "=flags" on its own.
+      if (ops.length !== 1 || ops[0][1] !== "=") fail("E_LAYOUT", `capability clause "${clause}" names no capability (only "=flags" on its own means all of them)`, where);
       bits = all;
     } else {
-      for (const name of m[1].toLowerCase().split(",")) {
-        const n = CAPS.indexOf(name.replace(/^cap_/, ""));
-        if (n < 0) fail("E_LAYOUT", `unknown capability "${name}"`, where);
+      for (const raw of m[1].split(",")) {
+        const name = raw.toLowerCase();
+        if (name === "all") {
+          bits |= all;
+          continue;
+        }
+        const n = /^\d+$/.test(name) ? Number(name) : name.startsWith("cap_") ? CAPS.indexOf(name.slice(4)) : -1;
+        if (n < 0 || n > 63) fail("E_LAYOUT", `unknown capability "${raw}" (a name like cap_net_raw, "all", or a number from 0 to 63)`, where);
         bits |= 1n << BigInt(n);
       }
     }
-    for (const [, op, flags] of m[2].toLowerCase().matchAll(/([=+-])([eip]*)/g)) {
+    for (const [, op, flags] of ops) {
       if (op !== "=" && flags === "") fail("E_LAYOUT", `capability clause "${clause}": "${op}" needs flags (e, i, p)`, where);
       if (op === "=") for (const f of ["e", "i", "p"] as const) set[f] &= ~bits;
       for (const f of flags as Iterable<"e" | "i" | "p">) set[f] = op === "-" ? set[f] & ~bits : set[f] | bits;

@@ -172,6 +172,13 @@ function aclFromText(text: string, where: string): Uint8Array {
     entries.push({ tag, perm, id });
   }
   entries.sort((a, b) => a.tag - b.tag || a.id - b.id);
+  // What the kernel accepts (posix_acl_valid): one owner, owning-group and other entry, no entry twice, a mask when anyone is named.
+  const count = (tag: number) => entries.filter((x) => x.tag === tag).length;
+  const invalid = (why: string): never => fail("E_TREE", `ACL ${JSON.stringify(text.trim().replace(/\n/g, ","))} is not valid: ${why}`, where);
+  for (const [tag, what] of [[0x01, "user::"], [0x04, "group::"], [0x20, "other::"]] as const) if (count(tag) !== 1) invalid(`it needs exactly one ${what} entry`);
+  if (count(0x10) > 1) invalid("it has more than one mask:: entry");
+  if (entries.some((x, i) => i > 0 && x.tag === entries[i - 1].tag && x.id === entries[i - 1].id && x.id !== 0xffffffff)) invalid("it names someone twice");
+  if (count(0x10) === 0 && (count(ACL_USER) > 0 || count(ACL_GROUP) > 0)) invalid("entries that name a user or group need a mask:: entry");
   const out = new Uint8Array(4 + 8 * entries.length);
   const v = new DataView(out.buffer);
   v.setUint32(0, 2, true);
@@ -361,7 +368,8 @@ function parseTar(path: string, display: string, asRoot: boolean): Tree {
       if (!checksumOk(h)) fail("E_TREE", `header checksum mismatch: not a tar archive, or corrupt`, where);
       const type = String.fromCharCode(h[F.typeflag[0]]);
       const rec: PaxRecords = { ...globalPax, ...pax };
-      for (const k of Object.keys(rec)) if (rec[k].length === 0) delete rec[k]; // an empty value unsets a record (POSIX)
+      // An empty value unsets a record (POSIX), except an xattr's: an empty value is a value there.
+      for (const k of Object.keys(rec)) if (rec[k].length === 0 && !k.startsWith("SCHILY.xattr.")) delete rec[k];
       const sparseKey = Object.keys(rec).find((k) => k.startsWith("GNU.sparse."));
       if (sparseKey) {
         fail("E_UNSUPPORTED", `a GNU sparse member (pax record ${sparseKey}, written by tar --sparse): mkdisk does not read sparse members; make the archive without --sparse, or pass the unpacked directory`, where);
@@ -369,7 +377,9 @@ function parseTar(path: string, display: string, asRoot: boolean): Tree {
       const size = rec.size ? paxNum(rec.size, "size", where) : num(h, F.size, "size", where);
       if (!Number.isSafeInteger(size) || size < 0) fail("E_TREE", `bad member size`, where);
       const dataPos = pos + BLOCK;
-      const next = dataPos + Math.ceil(size / BLOCK) * BLOCK;
+      // Links, directories, devices and fifos carry no data whatever their size says (GNU tar skips none).
+      const dataless = type >= "1" && type <= "6";
+      const next = dataPos + (dataless ? 0 : Math.ceil(size / BLOCK) * BLOCK);
       const data = () => {
         const d = r.read(dataPos, size);
         if (d.length < size) fail("E_TREE", `truncated archive (member data cut short)`, where);
@@ -390,10 +400,10 @@ function parseTar(path: string, display: string, asRoot: boolean): Tree {
         continue;
       }
       index++;
-      const prefix = nameText(field(h, F.prefix), "its name prefix", where);
-      // POSIX ustar has a name prefix at 345; GNU's format ("ustar  \0") keeps other fields there.
+      // POSIX ustar has a name prefix at 345; GNU's format ("ustar  \0") keeps other fields there (atime, ctime).
       const isUstar = utf8Decode(h.subarray(257, 263)) === "ustar\0";
-      let name = rec.path ? nameText(rec.path, "its pax path", where) : longName ?? (isUstar && prefix ? prefix + "/" : "") + nameText(field(h, F.name), "its name", where);
+      const prefix = isUstar && !rec.path && longName === undefined ? nameText(field(h, F.prefix), "its name prefix", where) : "";
+      let name = rec.path ? nameText(rec.path, "its pax path", where) : longName ?? (prefix ? prefix + "/" : "") + nameText(field(h, F.name), "its name", where);
       const link = rec.linkpath ? nameText(rec.linkpath, "its pax link target", where) : longLink ?? nameText(field(h, F.linkname), "its link target", where);
       pax = {};
       longName = longLink = undefined;
@@ -404,7 +414,7 @@ function parseTar(path: string, display: string, asRoot: boolean): Tree {
         continue;
       }
       // A regular member whose name ends in "/" is a directory (pre-POSIX archives; GNU tar reads it so).
-      const nodeType = (type === "0" || type === "\0") && name.endsWith("/") ? "dir" : TYPES[type] ?? (name.endsWith("/") ? "dir" : undefined);
+      const nodeType = (type === "0" || type === "\0" || type === "7") && name.endsWith("/") ? "dir" : TYPES[type] ?? (name.endsWith("/") ? "dir" : undefined);
       if (!nodeType) fail("E_TREE", `unsupported member type ${JSON.stringify(type)}`, where);
       if (nodeType === "file" && dataPos + size > dataPos && r.read(dataPos + size - 1, 1).length < 1) fail("E_TREE", `truncated archive (member data cut short)`, where);
       const mtime = rec.mtime ? paxTime(rec.mtime, where) : { sec: num(h, F.mtime, "mtime", where), nsec: 0 };
@@ -444,6 +454,9 @@ function parseTar(path: string, display: string, asRoot: boolean): Tree {
       };
       if (nodeType === "file") node.contentOffsetBytes = dataPos;
       if (nodeType === "symlink") node.linkTarget = utf8(link);
+      const acls = xattrs.filter((x) => x.name.startsWith("system.posix_acl_")).map((x) => x.name);
+      if (acls.length && nodeType === "symlink") fail("E_TREE", `a symlink cannot have an ACL (${acls.join(", ")})`, where);
+      if (acls.includes("system.posix_acl_default") && nodeType !== "dir") fail("E_TREE", `only a directory can have a default ACL; this is a ${nodeType}`, where);
       if (nodeType === "chardev" || nodeType === "blockdev") {
         node.rdevMajor = num(h, F.devmajor, "devmajor", where);
         node.rdevMinor = num(h, F.devminor, "devminor", where);

@@ -4,7 +4,7 @@
  * half-written output, no leftover temporary files), exit statuses.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run, runOk, sha256File, tempDir } from "../helpers/tools.js";
@@ -214,6 +214,16 @@ describe("mkdisk CLI", () => {
       expect(r.stderr).toMatch(/two outputs \(an image and the manifest\) write to the same file/);
     }
     expect(readdirSync(dir)).toEqual(["ro"]);
+    // Through a symbolic link, ".." is the link target's parent (the kernel's reading, not the text's).
+    mkdirSync(join(dir, "other/sub"), { recursive: true });
+    mkdirSync(join(dir, "here"));
+    symlinkSync("../other/sub", join(dir, "here/sub"));
+    const via = spawnSync(process.execPath, [CLI, ...base, "-o", "../other/d.img", "--manifest", "sub/../d.img", "--force"], { cwd: join(dir, "here"), encoding: "utf8" });
+    expect([via.status, via.stderr]).toEqual([2, expect.stringMatching(/two outputs \(an image and the manifest\) write to the same file/)]);
+    const apart = spawnSync(process.execPath, [CLI, ...base, "-o", "d.img", "--manifest", "sub/../m.json"], { cwd: join(dir, "here"), encoding: "utf8" });
+    expect(apart.status, apart.stderr).toBe(0);
+    expect(readdirSync(join(dir, "here")).sort()).toEqual(["d.img", "sub"]);
+    expect(readdirSync(join(dir, "other")).sort()).toEqual(["m.json", "sub"]);
     const ok = mkdisk([...base, "-o", join(dir, "disk.img"), "--manifest", join(dir, "m.json")]);
     expect(ok.status, ok.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(dir, "m.json"), "utf8")).outputs[0].sha256).toBe(sha256File(join(dir, "disk.img")));
@@ -403,6 +413,17 @@ describe("mkdisk CLI", () => {
       expect(r.stderr).toMatch(/E_IMAGE.*is a (FIFO \(a pipe\)|directory), not an image file/);
     }
     expect(readdirSync(dir).sort()).toEqual(["adir", "fifo"]);
+    // A block device: its size is not its stat size, so it is refused rather than read as empty.
+    const loopImg = join(dir, "loop.img");
+    writeFileSync(loopImg, Buffer.alloc(1 << 20));
+    const loop = runOk("losetup", ["-f", "--show", loopImg]).trim();
+    try {
+      const b = cli(["convert", "-O", "raw", loop, join(dir, "from-dev.img")]);
+      expect([b.status, b.stderr]).toEqual([8, expect.stringMatching(/is a block device, not an image file \(copy the device/)]);
+    } finally {
+      runOk("losetup", ["-d", loop]);
+    }
+    rmSync(loopImg);
     // An OVA (a tar) and gzip data are named as what they are.
     const ova = join(dir, "x.ova");
     expect(mkdisk(["--rootfs", join(tmp.path, "root"), "--layout", layoutPath(), "--format", "ova", "-o", ova]).status).toBe(0);

@@ -53,8 +53,12 @@ describe("ownership manifest", () => {
       "cap_net_raw,cap_net_admin+ep", "cap_net_raw=ep cap_net_raw=i", "all=ep", "=ep", "cap_chown,cap_kill=eip", "cap_chown+ep-e",
       "cap_chown=p+e", "all=ep cap_sys_admin-ep", "cap_net_raw=", "all+i", "cap_setuid+i", "cap_chown=eip cap_chown-i", "=",
       "cap_mac_admin+ep", "cap_checkpoint_restore,cap_chown+p", "all=p-p",
-      // refused by both: mixed effective flags, "+" without flags, "+" without a capability
-      "cap_net_raw+ep cap_chown+p", "cap_net_raw+", "+ep",
+      "CAP_CHOWN+ep", "12+ep", "40+p", "41+p", "cap_chown,all+p", "all,cap_chown-p", "cap_chown=e+p", "cap_chown=+p", "cap_chown+p-p+e",
+      "cap_chown+ee", "cap_chown=p cap_kill=", "cap_chown+p  cap_kill+i",
+      // refused by both: mixed effective flags, "+" without flags, "+" without a capability, upper-case flags,
+      // "=" after another operator, more than "=flags" for all, a name without cap_, an empty name, an unknown one
+      "cap_net_raw+ep cap_chown+p", "cap_net_raw+", "+ep", "cap_chown+EP", "cap_chown+e=p", "cap_bpf-eip=ep", "=e+p", "=+ep", "=-e",
+      "net_raw+ep", "cap_chown,,cap_kill+p", "cap_flying+ep", "64+p",
     ];
     for (const text of texts) {
       spawnSync("setcap", ["-r", f]);

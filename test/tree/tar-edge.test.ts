@@ -125,6 +125,32 @@ describe("tar rootfs: archives GNU tar reads, read the same", () => {
     expect(got.map((r) => r.split("|")[0])).toEqual(["/", "/etc", "/etc/hostname"]);
   });
 
+  it("GNU headers whose atime field (where ustar has its prefix) holds binary: tar -G with an atime before 1970", () => {
+    const src = join(t.path, "gnu-g-src");
+    mkdirSync(src);
+    writeFileSync(join(src, "f"), "x");
+    runOk("touch", ["-a", "-d", "@-100", join(src, "f")]);
+    const a = join(t.path, "gnu-g.tar");
+    runOk("tar", ["--format=gnu", "-G", "-C", src, "-cf", a, "f"]);
+    expect(readFileSync(a)[345]).toBe(0xff); // a base-256 negative atime where ustar has its name prefix
+    expect(agreesWithGnuTar(a).map((r) => r.split("|")[0])).toEqual(["/", "/f"]);
+  });
+
+  it("links, directories, devices and fifos carry no data, whatever their size field says", () => {
+    const a = write("sized.tar", header({ name: "s", type: "2", link: "target", size: 1024 }), header({ name: "d/", type: "5", mode: 0o755, size: 512 }), member({ name: "hidden" }, Buffer.from("found\n")));
+    expect(agreesWithGnuTar(a).map((r) => r.split("|")[0])).toEqual(["/", "/d", "/hidden", "/s"]);
+  });
+
+  it("an empty xattr value is a value", () => {
+    const src = join(t.path, "emptyx-src");
+    mkdirSync(src);
+    writeFileSync(join(src, "f"), "x");
+    runOk("setfattr", ["-n", "user.empty", join(src, "f")]);
+    const a = join(t.path, "emptyx.tar");
+    runOk("tar", ["--format=posix", "--xattrs", "-C", src, "-cf", a, "f"]);
+    expect(agreesWithGnuTar(a)[1]).toMatch(/\|user\.empty=$/);
+  });
+
   it("a chain of hard links is one inode", () => {
     const a = write("chain.tar", member({ name: "A" }, Buffer.from("data")), member({ name: "B", type: "1", link: "A" }), member({ name: "C", type: "1", link: "B" }));
     const got = agreesWithGnuTar(a);
@@ -132,8 +158,9 @@ describe("tar rootfs: archives GNU tar reads, read the same", () => {
   });
 
   it("a regular member whose name ends in a slash is a directory (ustar and v7)", () => {
-    const a = write("slash.tar", member({ name: "d3/", mode: 0o750 }), member({ name: "d3/f" }, Buffer.from("x")), member({ name: "d4/", type: "\0", mode: 0o700, magic: Buffer.alloc(8) }));
+    const a = write("slash.tar", member({ name: "d3/", mode: 0o750 }), member({ name: "d3/f" }, Buffer.from("x")), member({ name: "d4/", type: "\0", mode: 0o700, magic: Buffer.alloc(8) }), member({ name: "d5/", type: "7", mode: 0o711 }));
     const got = agreesWithGnuTar(a);
+    expect(got.find((r) => r.startsWith("/d5|"))).toMatch(/^\/d5\|dir\|711\|/);
     expect(got.find((r) => r.startsWith("/d3|"))).toMatch(/^\/d3\|dir\|750\|/);
     expect(got.find((r) => r.startsWith("/d4|"))).toMatch(/^\/d4\|dir\|700\|/);
   });
@@ -192,6 +219,13 @@ describe("tar rootfs: archives GNU tar reads, read the same", () => {
       // /d's default ACL and /f's access ACL; /plain's and /d's mode-only access ACLs are not stored
       expect(withAcl(got).map((r) => r.split("|")[0]), name).toEqual(["/d", "/f"]);
     }
+    const acl = (name: string, text: string, type = "0", path = "f") => tarError(write(name, pax([["SCHILY.acl.access", text]]), member({ name: path, type, link: type === "2" ? "t" : undefined }))).message;
+    expect(acl("nomask.tar", "user::rw-,user:5:r--,group::r--,other::r--")).toMatch(/need a mask:: entry/);
+    expect(acl("twouser.tar", "user::rw-,user::r--,group::r--,other::r--")).toMatch(/exactly one user:: entry/);
+    expect(acl("twice.tar", "user::rw-,user:5:r--,user:5:rw-,group::r--,mask::rw-,other::r--")).toMatch(/names someone twice/);
+    expect(acl("onsymlink.tar", "user::rw-,user:5:r--,group::r--,mask::r--,other::r--", "2", "s")).toMatch(/a symlink cannot have an ACL/);
+    const dflt = write("default-on-file.tar", pax([["SCHILY.acl.default", "user::rwx,group::r-x,other::r-x"]]), member({ name: "f" }));
+    expect(tarError(dflt).message).toMatch(/only a directory can have a default ACL/);
     const named = write("named-acl.tar", pax([["SCHILY.acl.access", "user::rw-\nuser:someone:r--\ngroup::r--\nmask::r--\nother::r--\n"]]), member({ name: "f" }));
     expect(tarError(named).message).toMatch(/names "someone" without a numeric id/);
   });
