@@ -67,7 +67,8 @@ export function openQcow2(src: ReadAt): Qcow2Image {
       const l1 = src.readAt(h.l1_table_offset, l1Needed * 8);
       l1v = new DataView(l1.buffer, l1.byteOffset, l1.byteLength);
     }
-    return (l1v.getUint32(i * 8) & 0x00ff_ffff) * TWO32 + (l1v.getUint32(i * 8 + 4) & 0xffff_fe00);
+    // ">>> 0": a bitwise AND is a signed 32-bit result, so an offset with bit 31 set would turn negative.
+    return (l1v.getUint32(i * 8) & 0x00ff_ffff) * TWO32 + ((l1v.getUint32(i * 8 + 4) & 0xffff_fe00) >>> 0);
   };
   let cachedL2: { l1Index: number; view: DataView; offsetBytes: number } | undefined;
   const l2Table = (l1Index: number): { view: DataView; offsetBytes: number } | undefined => {
@@ -107,7 +108,7 @@ export function openQcow2(src: ReadAt): Qcow2Image {
       if (got.length < lengthBytes) fail("E_IMAGE", `compressed cluster inflates to ${got.length} bytes, expected ${C}`, place);
       return out.subarray(0, lengthBytes);
     }
-    const hostOff = (hi & 0x00ff_ffff) * TWO32 + (lo & 0xffff_fe00);
+    const hostOff = (hi & 0x00ff_ffff) * TWO32 + ((lo & 0xffff_fe00) >>> 0);
     if (hostOff === 0) return undefined; // unallocated, or the "reads as zeros" flag
     if (lo & 1) return undefined; // zero flag with a preallocated cluster
     checkRange(src, hostOff, C, C, place);
@@ -149,7 +150,8 @@ export function openQcow2(src: ReadAt): Qcow2Image {
 
 function checkRange(src: ReadAt, offsetBytes: number, lengthBytes: number, alignBytes: number, where: string): void {
   if (offsetBytes % alignBytes !== 0) fail("E_IMAGE", `offset 0x${offsetBytes.toString(16)} is not ${alignBytes}-byte aligned`, where);
-  if (offsetBytes === 0 || offsetBytes + lengthBytes > src.sizeBytes) {
+  if (lengthBytes === 0) return; // nothing to read (an empty disk's L1 table)
+  if (offsetBytes <= 0 || offsetBytes + lengthBytes > src.sizeBytes) {
     fail("E_IMAGE", `range 0x${offsetBytes.toString(16)}+${lengthBytes} lies outside the file (${src.sizeBytes} bytes)`, where);
   }
 }

@@ -102,6 +102,41 @@ describe("readers on images qemu changed in place", () => {
   });
 });
 
+describe("qcow2 files larger than 2 GiB and empty disks", () => {
+  it("host offsets at and above 2 GiB (and above 4 GiB) read their own data; a 0-byte disk opens", async () => {
+    // Metadata preallocation puts every cluster at its guest offset in the file: data written at 3 GiB
+    // and 6 GiB lives at host offsets with bit 31 of the low word set.
+    const img = join(dir.path, "prealloc.qcow2");
+    runOk("qemu-img", ["create", "-f", "qcow2", "-o", "preallocation=metadata", img, "8G"]);
+    runOk("qemu-io", ["-f", "qcow2", "-c", "write -P 0xaa 3G 64k", "-c", "write -P 0x55 6G 64k", img]);
+    const map = JSON.parse(runOk("qemu-img", ["map", "-f", "qcow2", "--output=json", img])) as { start: number; data: boolean; offset?: number }[];
+    expect(map.some((m) => m.data && m.start === 3 * 2 ** 30 && m.offset! >= 2 ** 31), "the data lies past 2 GiB in the file").toBe(true);
+    const src = fileSource(img);
+    try {
+      const region = openQcow2(src);
+      const seen = new Map<number, number>();
+      for (const e of region.extents()) {
+        if (e.source.kind !== "bytes") continue;
+        const b = e.source.bytes;
+        for (let k = 0; k < b.length; k += 4096) if (b[k] !== 0) seen.set(e.offsetBytes + k, b[k]);
+      }
+      expect(seen.get(3 * 2 ** 30)).toBe(0xaa);
+      expect(seen.get(6 * 2 ** 30)).toBe(0x55);
+      expect(seen.size).toBe(32); // exactly the two 64 KiB writes, 16 blocks each
+    } finally {
+      src.close();
+    }
+    const empty = join(dir.path, "empty.qcow2");
+    runOk("qemu-img", ["create", "-f", "qcow2", empty, "0"]);
+    const e = fileSource(empty);
+    try {
+      expect(openQcow2(e).sizeBytes).toBe(0);
+    } finally {
+      e.close();
+    }
+  }, 120_000);
+});
+
 describe("readers on our own images", () => {
   it("qcow2 and vmdk round trip", async () => {
     const raw = join(dir.path, "own.raw");
