@@ -65,8 +65,13 @@ export function openImageReader(path: string, format: "qcow2" | "vmdk"): ImageRe
   return { virtualBytes: img.sizeBytes, extents: () => img.extents(), close: () => src.close() };
 }
 
-/** Random access to the guest bytes of a qcow2 or VMDK image. */
+/**
+ * Random access to the guest bytes of a qcow2 or VMDK image. A read past the
+ * end of the disk is cut short, as a raw file's is (inspect and diff read
+ * where a damaged or shrunk GPT points, and report what is missing).
+ */
 export function openRandomReader(path: string, format: "qcow2" | "vmdk"): RandomImageReader {
   const { img, src } = open(path, format);
-  return { virtualBytes: img.sizeBytes, readAt: (o, l) => img.readAt(o, l), close: () => src.close() };
+  const readAt = (o: number, l: number) => (o >= img.sizeBytes ? new Uint8Array(0) : img.readAt(o, Math.min(l, img.sizeBytes - o)));
+  return { virtualBytes: img.sizeBytes, readAt, close: () => src.close() };
 }

@@ -128,6 +128,24 @@ describe("inspect", () => {
     expect(rd.partitions[1].label).toBe("data");
   });
 
+  it("a qcow2 or VMDK shrunk below its partitions reads as the same disk in raw form does: problems, not a usage error", () => {
+    const rows = (p: string) => {
+      const r = inspectImage(p);
+      return { problems: r.problems, partitions: r.partitions.map((x) => [x.number, x.startLba, x.sizeBytes]) };
+    };
+    const q = join(tmp.path, "shrunk.qcow2");
+    runOk("qemu-img", ["convert", "-O", "qcow2", img, q]);
+    runOk("qemu-img", ["resize", "-q", "--shrink", q, "10M"]);
+    const raw = join(tmp.path, "shrunk.raw");
+    runOk("qemu-img", ["convert", "-O", "raw", q, raw]);
+    const v = join(tmp.path, "shrunk.vmdk");
+    runOk("qemu-img", ["convert", "-O", "vmdk", "-o", "subformat=streamOptimized", raw, v]);
+    const want = rows(raw);
+    expect(want.problems.length).toBeGreaterThan(0);
+    expect(rows(q)).toEqual(want);
+    expect(rows(v)).toEqual(want);
+  });
+
   it("never crashes on truncated or bit-flipped images", () => {
     const good = readFileSync(img).subarray(0, 64 * 1024); // the head is where the structures are
     const full = readFileSync(img);
