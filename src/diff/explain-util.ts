@@ -233,11 +233,22 @@ export function twoSides<G, M>(
   } catch {
     g = readGeo(B);
   }
-  let mA: M | undefined;
+  let mA: { map: M } | { error: unknown } | undefined;
   let mB: M | null | undefined;
   return {
     A, B, g,
-    mapA: () => (mA ??= buildMap(A, g)),
+    // A failed build is remembered: it is asked for once per differing range.
+    mapA: () => {
+      if (!mA) {
+        try {
+          mA = { map: buildMap(A, g) };
+        } catch (error) {
+          mA = { error };
+        }
+      }
+      if ("error" in mA) throw mA.error;
+      return mA.map;
+    },
     mapB: () => {
       if (mB === undefined) {
         try {

@@ -254,6 +254,13 @@ function inodeBlocks(side: Side, g: Geo, inode: Uint8Array, dataKind: K, emit: (
   if (flags & EXT4_INLINE_DATA_FL) return;
   const maxLogical = Math.ceil(iSize(inode) / g.bs) + 1;
   const ok = (start: number, count: number) => count > 0 && start > 0 && start + count <= g.blocks;
+  // A valid extent tree or block map reaches each of its own blocks once; a damaged one can point
+  // back at a block it already read, and walking that would multiply without end.
+  const seen = new Set<number>();
+  const once = (blk: number) => {
+    if (seen.has(blk)) throw new Unexplainable(`the inode's block map reaches block ${blk} twice`);
+    seen.add(blk);
+  };
   if (flags & EXT4_EXTENTS_FL) {
     const walk = (node: Uint8Array, depth: number, expectDepth: number) => {
       if (u16(node, 0) !== EXT4_EXT_MAGIC) return;
@@ -271,6 +278,7 @@ function inodeBlocks(side: Side, g: Geo, inode: Uint8Array, dataKind: K, emit: (
           const leaf = u32(node, e + 4) + u16(node, e + 8) * 2 ** 32;
           if (!ok(leaf, 1)) continue;
           emit(K.ExtentTree, u32(node, e), leaf, 1);
+          once(leaf);
           walk(side.block(leaf * g.bs, g.bs), depth + 1, d - 1);
         }
       }
@@ -301,6 +309,7 @@ function inodeBlocks(side: Side, g: Geo, inode: Uint8Array, dataKind: K, emit: (
   const ind = (blk: number, level: number, logical: number) => {
     if (!ok(blk, 1) || logical >= maxLogical) return;
     emit(K.Indirect, logical, blk, 1);
+    once(blk);
     const b = side.block(blk * g.bs, g.bs);
     for (let i = 0; i < perBlock; i++) {
       const p = u32(b, 4 * i);

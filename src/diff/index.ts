@@ -189,7 +189,8 @@ export function diffImages(pathA: string, pathB: string): DiffResult {
       const pa = gA!.partitions.find((q) => q.number === num)!;
       const pb = gB?.partitions.find((q) => q.number === num);
       const base = pa.startLba * gA!.sectorBytes;
-      const size = (pa.endLba - pa.startLba + 1) * gA!.sectorBytes;
+      // As large as the GPT says, but no larger than the disk: a damaged entry must not size the explainers' tables.
+      const size = Math.max(0, Math.min((pa.endLba - pa.startLba + 1) * gA!.sectorBytes, a.virtualBytes - base));
       const sub = (r: RandomReader) => (o: number, l: number) => {
         const n = Math.max(0, Math.min(l, size - o));
         return pad(readWithin(r, base + o, n), n);

@@ -171,6 +171,74 @@ describe("mkdisk diff inside filesystems", () => {
     expect(maxRssKiB).toBeLessThan(200 * 1024);
   }, 600_000);
 
+  it("ext4 block maps that point back at their own blocks, and a GPT entry larger than the disk: the diff ends, in a 256 MiB heap", async () => {
+    const a = join(tmp.path, "loop");
+    makeTree(a);
+    const good = join(tmp.path, "loop-good.img");
+    await build({ seed: "0e9a6fe0-68f6-408c-bbeb-136054d20445", size: "auto", ownership: "root", partitions: [{ type: "root", format: "ext4", size: "16M", copyFiles: ["/:/"] }] }, a, good);
+    const size = readFileSync(good).length;
+    const root = readGpt(openRawReader(good).readAt, size).partitions[0];
+    const base = root.startLba * 512;
+    // Where inode 8 (the journal) lives, from debugfs on the partition alone.
+    const part = join(tmp.path, "loop-part.img");
+    writeFileSync(part, readFileSync(good).subarray(base, (root.endLba + 1) * 512));
+    const m = /located at block (\d+), offset (0x[0-9a-f]+)/.exec(runOk("debugfs", ["-R", "imap <8>", part]))!;
+    const inodeAt = base + Number(m[1]) * 4096 + Number(m[2]);
+    const bad = join(tmp.path, "loop-bad.img");
+    copyFileSync(good, bad);
+    const fd = openSync(bad, "r+");
+    const put = (at: number, b: Buffer) => writeSync(fd, b, 0, b.length, at);
+    const header = (entries: number, max: number, depth: number) => {
+      const h = Buffer.alloc(12);
+      h.writeUInt16LE(0xf30a, 0);
+      h.writeUInt16LE(entries, 2);
+      h.writeUInt16LE(max, 4);
+      h.writeUInt16LE(depth, 6);
+      return h;
+    };
+    const index = (to: number) => {
+      const e = Buffer.alloc(12);
+      e.writeUInt32LE(to, 4);
+      return e;
+    };
+    // i_block: depth 4, four entries to block 3000; blocks 3000..3002 each hold 340 entries to the next; 3003 holds 340 extents.
+    put(inodeAt + 0x28, Buffer.concat([header(4, 4, 4), ...Array.from({ length: 4 }, () => index(3000))]));
+    for (let d = 0; d < 3; d++) put(base + (3000 + d) * 4096, Buffer.concat([header(340, 340, 3 - d), ...Array.from({ length: 340 }, () => index(3001 + d))]));
+    const leaf = Buffer.alloc(12 * 340);
+    for (let i = 0; i < 340; i++) {
+      leaf.writeUInt32LE(i, 12 * i);
+      leaf.writeUInt16LE(1, 12 * i + 4);
+      leaf.writeUInt32LE(1 + i, 12 * i + 8);
+    }
+    put(base + 3003 * 4096, Buffer.concat([header(340, 340, 0), leaf]));
+    // Many separate differing ranges, each asking for the (failing) path map.
+    for (let blk = 3100; blk < 3600; blk++) put(base + blk * 4096 + 100, Buffer.from([0x42]));
+    closeSync(fd);
+    const r = diffCli(bad, good, { nodeArgs: ["--max-old-space-size=256"], timeoutMs: 60_000 });
+    expect(r.error, r.stderr).toBeUndefined(); // a spawn timeout (the old code walked 4 × 340³ entries, again for every range)
+    expect(r.signal).toBeNull();
+    expect(r.status, r.stderr).toBe(1);
+    expect(parse(r.stdout).differences.length).toBeGreaterThan(0);
+
+    // A GPT entry claiming 2^30 more sectors than the disk has (CRCs made right): the ext4 tables stay sized by the disk.
+    const big = join(tmp.path, "loop-big.img");
+    copyFileSync(good, big);
+    const img = readFileSync(big);
+    const entries = img.readUInt32LE(512 + 72) * 512; // PartitionEntryLBA
+    img.writeBigUInt64LE(BigInt(root.endLba) + (1n << 30n), entries + 40);
+    img.writeUInt32LE(8, base + 1024 + 0x20); // s_blocks_per_group: many groups for those blocks
+    img.writeUInt32LE(2 ** 24, base + 1024 + 0x04); // s_blocks_count_lo
+    const { crc32 } = await import("../../src/bin/crc.js");
+    img.writeUInt32LE(crc32(img.subarray(entries, entries + 128 * 128)), 512 + 88);
+    img.writeUInt32LE(0, 512 + 16);
+    img.writeUInt32LE(crc32(img.subarray(512, 512 + 92)), 512 + 16);
+    writeFileSync(big, img);
+    const g = diffCli(big, good, { nodeArgs: ["--max-old-space-size=256"], timeoutMs: 60_000 });
+    expect(g.error, g.stderr).toBeUndefined();
+    expect(g.signal).toBeNull();
+    expect(g.status, g.stderr).toBe(1);
+  }, 180_000);
+
   it("survives truncated and bit-flipped images (no crash, no hang, no big allocation)", async () => {
     const a = join(tmp.path, "fz");
     makeTree(a);
