@@ -13,6 +13,7 @@ import { abortAll, commitAll, flushingProgress, namingOutput, openTempOutput } f
 import { pump } from "./io/pump.js";
 import type { OutputFormat } from "./layout/schema.js";
 import { createSink } from "./outputs.js";
+import { clusterBytesFor } from "./qcow2/plan.js";
 import type { ImageSink } from "./io/sink.js";
 import { openImageReader } from "./readers.js";
 
@@ -90,7 +91,10 @@ export async function convertImage(opts: ConvertOptions): Promise<{ format: Inpu
   const t = openTempOutput(opts.output, opts.force ?? false);
   let sink: ImageSink | undefined;
   try {
-    sink = await createSink({ format: opts.format, compress: opts.compress, clusterSize: opts.clusterSize }, t.fd, ctx, opts.workers);
+    // Convert has no cluster-size option: a disk too large for 64 KiB clusters gets larger ones, as qemu-img needs too.
+    const qcow = opts.format === "qcow2" || opts.format === "vagrant-libvirt";
+    const clusterSize = opts.clusterSize ?? (qcow ? clusterBytesFor(virtualBytes) : undefined);
+    sink = await createSink({ format: opts.format, compress: opts.compress, clusterSize }, t.fd, ctx, opts.workers);
     await pump(extents, virtualBytes, [sink], flushingProgress([t]));
     await commitAll([t]);
   } catch (e) {

@@ -41,6 +41,17 @@ export function checkL1Size(virtualSizeBytes: number, clusterBytes: number): voi
   fail("E_LAYOUT", `a ${virtualSizeBytes}-byte disk with ${clusterBytes}-byte clusters needs an L1 table of ${l1SizeFor(virtualSizeBytes, clusterBytes) * 8} bytes, more than the 32 MiB qemu opens: use a cluster size of at least ${ok} bytes`, "qcow2 clusterSize");
 }
 
+/**
+ * The cluster size for a disk when none is asked for: the default, or the
+ * smallest larger power of two whose L1 table qemu opens (only disks over
+ * 2 PiB need one), at most 2 MiB.
+ */
+export function clusterBytesFor(virtualSizeBytes: number): number {
+  let c = QCOW2_DEFAULT_CLUSTER_BYTES;
+  while (c < 2 << 20 && l1SizeFor(virtualSizeBytes, c) * 8 > QCOW2_MAX_L1_BYTES) c *= 2;
+  return c;
+}
+
 /** A refcount block is one cluster of (1 << refcount_order)-bit entries: clusterBytes*8 >> order. */
 export const refcountsPerBlock = (clusterBytes: number) => (clusterBytes * 8) >> QCOW2_REFCOUNT_ORDER;
 

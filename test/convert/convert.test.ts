@@ -110,6 +110,19 @@ describe("multi-format build and convert", () => {
     same(raw, b);
   });
 
+  it("a qcow2 too large for 64 KiB clusters (over 2 PiB) gets larger ones; smaller disks keep 64 KiB", () => {
+    const huge = join(tmp.path, "huge.qcow2");
+    runOk("qemu-img", ["create", "-q", "-f", "qcow2", "-o", "cluster_size=2M", huge, "4P"]);
+    const out = join(tmp.path, "huge-out.qcow2");
+    mkdisk(["convert", huge, "-O", "qcow2", out]); // was exit 3: "use a cluster size of at least 131072"
+    const info = JSON.parse(runOk("qemu-img", ["info", "--output=json", out])) as { "cluster-size": number; "virtual-size": number };
+    expect(info).toMatchObject({ "cluster-size": 131072, "virtual-size": 4 * 2 ** 50 });
+    runOk("qemu-img", ["check", out]);
+    const small = join(tmp.path, "small-out.qcow2");
+    mkdisk(["convert", raw, "-O", "qcow2", small]);
+    expect(JSON.parse(runOk("qemu-img", ["info", "--output=json", small]))["cluster-size"]).toBe(65536);
+  });
+
   it("reads images made by qemu-img", () => {
     for (const [fmt, opts] of [["qcow2", ["-c"]], ["vmdk", ["-o", "subformat=streamOptimized"]]] as const) {
       const q = join(tmp.path, `qemu.${fmt}`);
