@@ -51,6 +51,7 @@ import { defineStruct } from "../bin/struct.js";
 import { fail } from "../bin/errors.js";
 import { compareBytes, utf8 } from "../bin/text.js";
 import type { Xattr } from "../tree/types.js";
+import { ACL_GROUP, ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER, ACL_USER, ACL_USER_OBJ, POSIX_ACL_XATTR_VERSION } from "../tree/acl.js";
 import { crc32cRaw } from "./csum.js";
 import { BLOCK_BYTES, EXTRA_ISIZE, INODE_BYTES } from "./constants.js";
 
@@ -122,14 +123,6 @@ export function splitXattrName(full: string, where: string): { index: number; na
   fail("E_UNSUPPORTED", `extended attribute "${full}": ext4 stores user.*, trusted.*, security.* and system.posix_acl_access/default only`, where);
 }
 
-/** POSIX ACL tags (include/uapi/linux/posix_acl.h). */
-const ACL_USER_OBJ = 0x01;
-const ACL_USER = 0x02;
-const ACL_GROUP_OBJ = 0x04;
-const ACL_GROUP = 0x08;
-const ACL_MASK = 0x10;
-const ACL_OTHER = 0x20;
-const POSIX_ACL_XATTR_VERSION = 2;
 const EXT4_ACL_VERSION = 1;
 
 /**

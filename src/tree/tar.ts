@@ -27,6 +27,7 @@ import { MkdiskError, fail } from "../bin/errors.js";
 import { compareBytes, utf8, utf8Decode } from "../bin/text.js";
 import { crc32 } from "../bin/crc.js";
 import { scratchDirectory } from "../io/output.js";
+import { aclFromText, aclMode } from "./acl.js";
 import type { NodeType, Tree, TreeNode, Xattr } from "./types.js";
 
 const BLOCK = 512;
@@ -136,82 +137,6 @@ function parsePax(data: Uint8Array, where: string): PaxRecords {
  */
 function xattrKeyword(k: string): string {
   return k.replace(/%(3D|25)/g, (m) => (m === "%3D" ? "=" : "%"));
-}
-
-const ACL_TAGS: Record<string, number> = { user: 0x01, u: 0x01, group: 0x04, g: 0x04, mask: 0x10, m: 0x10, other: 0x20, o: 0x20 };
-const ACL_USER = 0x02;
-const ACL_GROUP = 0x08;
-
-/**
- * A POSIX ACL in the text form tar keeps in SCHILY.acl.access/default (GNU
- * tar: entries on lines, names where the writer could look them up;
- * libarchive: entries separated by commas, a name followed by its numeric id)
- * as the Linux xattr value (le32 version 2, then le16 tag, le16 perm, le32 id
- * per entry, sorted as the kernel wants them). Names are never looked up: an
- * entry must carry a numeric id.
- */
-function aclFromText(text: string, where: string): Uint8Array {
-  const entries: { tag: number; perm: number; id: number }[] = [];
-  for (const raw of text.split(/[\n,]/)) {
-    const e = raw.replace(/#.*$/, "").trim();
-    if (e === "") continue;
-    const f = e.split(":");
-    const bad = (why: string): never => fail("E_TREE", `ACL entry ${JSON.stringify(e)}: ${why}`, where);
-    if (f.length < 3 || f.length > 4) bad("expected tag:qualifier:permissions");
-    let tag = ACL_TAGS[f[0]] ?? bad(`unknown tag "${f[0]}"`);
-    if (!/^[r-][w-][x-]$/.test(f[2])) bad(`permissions must look like "rwx" or "r-x"`);
-    const perm = (f[2][0] === "r" ? 4 : 0) | (f[2][1] === "w" ? 2 : 0) | (f[2][2] === "x" ? 1 : 0);
-    let id = 0xffffffff;
-    if (f[1] !== "") {
-      if (tag !== 0x01 && tag !== 0x04) bad("only user and group entries name someone");
-      tag = tag === 0x01 ? ACL_USER : ACL_GROUP;
-      const num = f.length === 4 ? f[3] : f[1];
-      if (!/^\d+$/.test(num) || Number(num) > 0xfffffffe) bad(`names ${JSON.stringify(f[1])} without a numeric id; mkdisk does not look names up: make the archive with bsdtar (which records ids) or pass the unpacked directory`);
-      id = Number(num);
-    }
-    entries.push({ tag, perm, id });
-  }
-  entries.sort((a, b) => a.tag - b.tag || a.id - b.id);
-  // What the kernel accepts (posix_acl_valid): one owner, owning-group and other entry, no entry twice, a mask when anyone is named.
-  const count = (tag: number) => entries.filter((x) => x.tag === tag).length;
-  const invalid = (why: string): never => fail("E_TREE", `ACL ${JSON.stringify(text.trim().replace(/\n/g, ","))} is not valid: ${why}`, where);
-  for (const [tag, what] of [[0x01, "user::"], [0x04, "group::"], [0x20, "other::"]] as const) if (count(tag) !== 1) invalid(`it needs exactly one ${what} entry`);
-  if (count(0x10) > 1) invalid("it has more than one mask:: entry");
-  if (entries.some((x, i) => i > 0 && x.tag === entries[i - 1].tag && x.id === entries[i - 1].id && x.id !== 0xffffffff)) invalid("it names someone twice");
-  if (count(0x10) === 0 && (count(ACL_USER) > 0 || count(ACL_GROUP) > 0)) invalid("entries that name a user or group need a mask:: entry");
-  const out = new Uint8Array(4 + 8 * entries.length);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, 2, true);
-  entries.forEach((e, i) => {
-    v.setUint16(4 + 8 * i, e.tag, true);
-    v.setUint16(6 + 8 * i, e.perm, true);
-    v.setUint32(8 + 8 * i, e.id, true);
-  });
-  return out;
-}
-
-/**
- * What setting an access ACL does to a file's mode, as the kernel does it
- * (posix_acl_update_mode): owner bits from the owner entry, group bits from
- * the mask (or the owning group's entry when there is no mask), other bits
- * from the other entry; and whether the ACL says more than the mode (it has
- * named entries or a mask), for only then does the kernel store it.
- */
-function aclMode(value: Uint8Array): { bits: number; extended: boolean } | undefined {
-  if (value.length < 4 || (value.length - 4) % 8 !== 0) return undefined; // the ext4 writer reports it
-  const v = new DataView(value.buffer, value.byteOffset, value.length);
-  let user = -1, group = -1, mask = -1, other = -1, extended = false;
-  for (let at = 4; at < value.length; at += 8) {
-    const tag = v.getUint16(at, true);
-    const perm = v.getUint16(at + 2, true) & 7;
-    if (tag === 0x01) user = perm;
-    else if (tag === 0x04) group = perm;
-    else if (tag === 0x10) (mask = perm), (extended = true);
-    else if (tag === 0x20) other = perm;
-    else extended = true;
-  }
-  if (user < 0 || group < 0 || other < 0) return undefined;
-  return { bits: (user << 6) | ((mask >= 0 ? mask : group) << 3) | other, extended };
 }
 
 class Reader {
