@@ -146,6 +146,29 @@ export function parseManifest(text: string, file: string): ManifestEntry[] {
   return entries.sort((a, b) => compareBytes(utf8(a.path), utf8(b.path)));
 }
 
+/** `old` with `set` merged in by name (set wins), sorted by name bytes; undefined when empty. */
+function mergeXattrs(old: readonly Xattr[] | undefined, set: readonly Xattr[]): Xattr[] | undefined {
+  const m = new Map((old ?? []).map((x) => [x.name, x.value]));
+  for (const x of set) m.set(x.name, x.value);
+  const list = [...m].map(([name, value]) => ({ name, value }));
+  list.sort((a, b) => compareBytes(utf8(a.name), utf8(b.name)));
+  return list.length ? list : undefined;
+}
+
+/** The first inode field two entries both set to different values, or undefined. */
+function differentInode(a: ManifestEntry, b: ManifestEntry): string | undefined {
+  const fields: [string, unknown, unknown][] = [
+    ["mode", a.mode, b.mode], ["uid", a.uid, b.uid], ["gid", a.gid, b.gid], ["mtime", a.mtimeSec, b.mtimeSec],
+    ["device", a.device?.join(","), b.device?.join(",")], ["target", a.target, b.target],
+  ];
+  for (const [k, x, y] of fields) if (x !== undefined && y !== undefined && x !== y) return k;
+  for (const x of a.xattrs) {
+    const y = b.xattrs.find((z) => z.name === x.name);
+    if (y && compareBytes(x.value, y.value) !== 0) return `values for ${x.name}`;
+  }
+  return undefined;
+}
+
 /**
  * Returns a new tree with the manifest applied. The input tree is not
  * modified: the nodes on the way to an entry are copied (copy on write) and
@@ -178,48 +201,38 @@ export function applyManifest(tree: Tree, entries: readonly ManifestEntry[], fil
     const node = cur && child(cur, name);
     return { parent: cur, node, name };
   };
+  /** Sets what entry `e` gives on `node` (an existing entry of the same type). */
+  const setInode = (node: Mutable, e: ManifestEntry) => {
+    if (e.mode !== undefined) node.mode = e.mode;
+    if (e.uid !== undefined) node.uid = e.uid;
+    if (e.gid !== undefined) node.gid = e.gid;
+    if (e.mtimeSec !== undefined) node.mtime = { sec: e.mtimeSec, nsec: 0 };
+    if (e.device) [node.rdevMajor, node.rdevMinor] = e.device;
+    if (e.target !== undefined) node.linkTarget = utf8(e.target);
+    node.xattrs = mergeXattrs(node.xattrs, e.xattrs);
+  };
   /**
-   * What the manifest set on hard-linked files, by link group: the names of
-   * one file are one inode, so every name gets it (as a chmod through any of
-   * them would), and two names may not be given different values.
+   * The entries that named a hard-linked file, by link group: the names of
+   * one file are one inode, so every name gets what any of them set (as a
+   * chmod through any name would), and two names may not be given
+   * different values.
    */
-  const groupEdits = new Map<number, { path: string; fields: Map<string, unknown>; xattrs: Map<string, Uint8Array> }>();
-  const sameBytes = (a: Uint8Array, b: Uint8Array) => compareBytes(a, b) === 0;
+  const groupEntries = new Map<number, ManifestEntry[]>();
   const noteGroup = (node: TreeNode, e: ManifestEntry, where: string) => {
     if (node.hardlinkGroup === undefined) return;
-    let g = groupEdits.get(node.hardlinkGroup);
-    if (!g) groupEdits.set(node.hardlinkGroup, (g = { path: e.path, fields: new Map(), xattrs: new Map() }));
-    const clash = (what: string) => fail("E_LAYOUT", `${e.path} and ${g!.path} are hard links to one file (one inode), but the manifest gives them different ${what}`, where);
-    const fields: [string, unknown][] = [["mode", e.mode], ["uid", e.uid], ["gid", e.gid], ["mtime", e.mtimeSec], ["device", e.device?.join(",")], ["target", e.target]];
-    for (const [k, v] of fields) {
-      if (v === undefined) continue;
-      if (g.fields.has(k) && g.fields.get(k) !== v) clash(k);
-      g.fields.set(k, v);
+    let list = groupEntries.get(node.hardlinkGroup);
+    if (!list) groupEntries.set(node.hardlinkGroup, (list = []));
+    for (const other of list) {
+      const what = differentInode(e, other);
+      if (what) fail("E_LAYOUT", `${e.path} and ${list[0].path} are hard links to one file (one inode), but the manifest gives them different ${what}`, where);
     }
-    for (const x of e.xattrs) {
-      const had = g.xattrs.get(x.name);
-      if (had && !sameBytes(had, x.value)) clash(`values for ${x.name}`);
-      g.xattrs.set(x.name, x.value);
-    }
+    list.push(e);
   };
   for (const e of entries) {
     const where = `${file}:${e.line}`;
     const { parent, node, name } = find(e.path);
-    const mergeX = (old: readonly Xattr[] | undefined) => {
-      const m = new Map((old ?? []).map((x) => [x.name, x.value]));
-      for (const x of e.xattrs) m.set(x.name, x.value);
-      const list = [...m].map(([n, value]) => ({ name: n, value }));
-      list.sort((a, b) => compareBytes(utf8(a.name), utf8(b.name)));
-      return list.length ? list : undefined;
-    };
     if (node && (e.type === undefined || e.type === node.type)) {
-      if (e.mode !== undefined) node.mode = e.mode;
-      if (e.uid !== undefined) node.uid = e.uid;
-      if (e.gid !== undefined) node.gid = e.gid;
-      if (e.mtimeSec !== undefined) node.mtime = { sec: e.mtimeSec, nsec: 0 };
-      if (e.device) [node.rdevMajor, node.rdevMinor] = e.device;
-      if (e.target !== undefined) node.linkTarget = utf8(e.target);
-      node.xattrs = mergeX(node.xattrs);
+      setInode(node, e);
       noteGroup(node, e, where);
       continue;
     }
@@ -242,7 +255,7 @@ export function applyManifest(tree: Tree, entries: readonly ManifestEntry[], fil
     if (e.type === "dir") created.children = node?.type === "dir" ? [...(node.children ?? [])] : [];
     if (e.device) [created.rdevMajor, created.rdevMinor] = e.device;
     if (e.target !== undefined) created.linkTarget = utf8(e.target);
-    created.xattrs = mergeX(undefined);
+    created.xattrs = mergeXattrs(undefined, e.xattrs);
     const kids = parent.children as TreeNode[];
     if (node) kids.splice(kids.indexOf(node), 1);
     else count++;
@@ -250,13 +263,13 @@ export function applyManifest(tree: Tree, entries: readonly ManifestEntry[], fil
     own.add(created);
     kids.sort((a, b) => compareBytes(a.name, b.name));
   }
-  if (groupEdits.size > 0) {
+  if (groupEntries.size > 0) {
     // Routes (child indices from the root) to every name of an edited file;
     // by index, not by path, so names that are not UTF-8 are found too.
     const routes: number[][] = [];
     const route: number[] = [];
     const walk = (n: TreeNode) => {
-      if (n.hardlinkGroup !== undefined && groupEdits.has(n.hardlinkGroup)) routes.push([...route]);
+      if (n.hardlinkGroup !== undefined && groupEntries.has(n.hardlinkGroup)) routes.push([...route]);
       n.children?.forEach((c, i) => {
         route.push(i);
         walk(c);
@@ -271,19 +284,7 @@ export function applyManifest(tree: Tree, entries: readonly ManifestEntry[], fil
         const c = kids[i];
         node = own.has(c) ? (c as Mutable) : (kids[i] = ownCopy(c));
       }
-      const g = groupEdits.get(node.hardlinkGroup!)!;
-      const f = g.fields;
-      if (f.has("mode")) node.mode = f.get("mode") as number;
-      if (f.has("uid")) node.uid = f.get("uid") as number;
-      if (f.has("gid")) node.gid = f.get("gid") as number;
-      if (f.has("mtime")) node.mtime = { sec: f.get("mtime") as number, nsec: 0 };
-      if (f.has("device")) [node.rdevMajor, node.rdevMinor] = (f.get("device") as string).split(",").map(Number);
-      if (f.has("target")) node.linkTarget = utf8(f.get("target") as string);
-      if (g.xattrs.size > 0) {
-        const m = new Map((node.xattrs ?? []).map((x) => [x.name, x.value]));
-        for (const [n, v] of g.xattrs) m.set(n, v);
-        node.xattrs = [...m].map(([n, value]) => ({ name: n, value })).sort((a, b) => compareBytes(utf8(a.name), utf8(b.name)));
-      }
+      for (const e of groupEntries.get(node.hardlinkGroup!)!) setInode(node, e);
     }
   }
   return { root, nodeCount: count };
