@@ -156,6 +156,7 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
   }
 
   const temps: TempOutput[] = [];
+  const tempOf: (TempOutput | undefined)[] = []; // per output: its temporary file (none for stdout)
   let digestResult: DigestSink["result"];
   const outputs: { format: OutputFormat; path: string; sha256?: string }[] = [];
   let manifest: BuildManifest | undefined;
@@ -165,6 +166,7 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
   try {
     for (const o of opts.outputs) {
       if (o.path === STDOUT) {
+        tempOf.push(undefined);
         streamed = { out: new StreamOut(opts.stdout ?? process.stdout) };
         const { VmdkSink } = await import("./vmdk/index.js");
         sinks.push(new VmdkSink(streamed.out, { ctx, workers: opts.workers }));
@@ -172,6 +174,7 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
       }
       const t = openTempOutput(o.path, opts.force ?? false);
       temps.push(t);
+      tempOf.push(t);
       sinks.push(await createSink({ ...o, machine: { firmware: layout.biosBoot ? "bios" : "efi", ...o.machine } }, t.fd, ctx, opts.workers));
     }
     const manifestTemp = opts.manifestPath !== undefined ? openTempOutput(opts.manifestPath, opts.force ?? false) : undefined;
@@ -184,10 +187,9 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
     // Hashes from the temporary files, and the manifest written, before any
     // output is renamed into place: then all of them are committed together.
     const hash = opts.hashOutputs || digest;
-    let k = 0;
-    for (const o of opts.outputs) {
-      const sha256 = o.path === STDOUT ? streamed?.sha256 : hash ? await sha256OfFile(temps[k].tempPath) : undefined;
-      if (o.path !== STDOUT) k++;
+    for (const [i, o] of opts.outputs.entries()) {
+      const t = tempOf[i];
+      const sha256 = t === undefined ? streamed?.sha256 : hash ? await sha256OfFile(t.tempPath) : undefined;
       outputs.push({ format: o.format, path: o.path, sha256 });
     }
     manifest = digestResult && buildManifest(digestResult);

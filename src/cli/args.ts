@@ -36,6 +36,13 @@ export function epochFrom(command: string, text: string | undefined): number | u
   return Number(text);
 }
 
+/** A --workers value: a positive whole number. */
+export function workersFrom(command: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[1-9]\d*$/.test(text)) throw usageError(command, "--workers takes a positive whole number");
+  return Number(text);
+}
+
 /** A --seed value: a UUID (E_USAGE otherwise, not the layout's E_LAYOUT). */
 export function seedFrom(command: string, text: string | undefined): string | undefined {
   if (text === undefined) return undefined;

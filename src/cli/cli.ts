@@ -11,7 +11,7 @@ import { buildDisk, type OutputRequest } from "../build.js";
 import { VERSION } from "../version.js";
 import { outputsInPlace, removeTempFiles, watchCleanup } from "../io/output.js";
 import { OUTPUT_FORMATS, parseLayout, type OutputFormat } from "../layout/schema.js";
-import { epochFrom, parseCommandArgs, seedFrom, usageError } from "./args.js";
+import { epochFrom, parseCommandArgs, seedFrom, usageError, workersFrom } from "./args.js";
 
 export { VERSION };
 
@@ -166,11 +166,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const epoch = epochFrom("", v["source-date-epoch"] ?? process.env.SOURCE_DATE_EPOCH);
   if (v.ownership !== undefined && v.ownership !== "preserve" && v.ownership !== "root") usage(`--ownership takes "preserve" or "root"`);
-  let workers: number | undefined;
-  if (v.workers !== undefined) {
-    if (!/^[1-9]\d*$/.test(v.workers)) usage(`--workers takes a positive whole number`);
-    workers = Number(v.workers);
-  }
+  const workers = workersFrom("", v.workers);
 
   // Outputs: --format overrides the layout's list (keeping the settings of the formats it shares with it); -o names the single output, or is the stem of several.
   let outputs: OutputRequest[];

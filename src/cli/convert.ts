@@ -2,7 +2,7 @@
 import { MkdiskError } from "../bin/errors.js";
 import { convertImage } from "../convert.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "../layout/schema.js";
-import { parseCommandArgs, seedFrom } from "./args.js";
+import { parseCommandArgs, seedFrom, workersFrom } from "./args.js";
 
 export const CONVERT_HELP = `Usage: mkdisk convert IN -O FORMAT OUT [--compress] [--seed UUID] [--workers N] [--force]
 
@@ -32,11 +32,10 @@ export async function convertMain(argv: string[]): Promise<number> {
   if (output === "-") throw new MkdiskError("E_USAGE", `convert writes a file, not standard output: give OUT a name ("./-" for a file called "-")`);
   const fmt = p.values["output-format"];
   if (!fmt || !(OUTPUT_FORMATS as readonly string[]).includes(fmt)) throw new MkdiskError("E_USAGE", `-O takes ${OUTPUT_FORMATS.join(", ")}`);
-  if (p.values.workers !== undefined && !/^[1-9]\d*$/.test(p.values.workers)) throw new MkdiskError("E_USAGE", "--workers takes a positive whole number");
   if (p.values.compress && !["qcow2", "vagrant-libvirt", "vmdk"].includes(fmt)) throw new MkdiskError("E_USAGE", `--compress applies to qcow2 output (also inside a vagrant-libvirt box); ${fmt} has no compressed form (see mkdisk convert --help)`);
   await convertImage({
     input, output, format: fmt as OutputFormat, compress: p.values.compress, seed: seedFrom("convert", p.values.seed), force: p.values.force,
-    workers: p.values.workers ? Number(p.values.workers) : undefined,
+    workers: workersFrom("convert", p.values.workers),
   });
   return 0;
 }
