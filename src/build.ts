@@ -28,6 +28,7 @@ import { createSink, StreamOut } from "./outputs.js";
 import type { MachineOptions } from "./ovf/index.js";
 import { DigestSink } from "./io/digest.js";
 import { fileDataRuns } from "./io/holes.js";
+import { ReaderPool, readerHelpers } from "./io/readers.js";
 import { loadGrubBiosImages } from "./boot/load.js";
 import { makeManifest, partitionRanges, treeDigest, type BuildManifest } from "./manifest/index.js";
 import { VERSION } from "./version.js";
@@ -110,8 +111,14 @@ export async function sha256OfFile(path: string): Promise<string> {
 export async function buildDisk(opts: BuildOptions): Promise<BuildResult> {
   const layout = isLayout(opts.layout) ? opts.layout : parseLayout(opts.layout);
   const ctx = makeContext(layout, isLayout(opts.layout) ? layoutToJson(layout) : opts.layout, opts.seed, opts.sourceDateEpoch);
-  const scanned = typeof opts.rootfs === "string" ? scanRootfs(opts.rootfs, { ownership: opts.ownership ?? layout.ownership, onWarning: opts.onWarning }) : undefined;
+  // Reader threads, started first so they boot while the tree is scanned.
+  const readers = new ReaderPool(opts.rootfs !== undefined ? readerHelpers(opts.workers) : 0);
+  const holes = fileDataRuns(readers);
+  let scanned: ReturnType<typeof scanRootfs> | undefined;
   try {
+    // The ext4 hole scan reads every file: the helpers start on each as the scan finds it.
+    const onFile = layout.partitions.some((p) => p.format === "ext4") ? holes.early : undefined;
+    scanned = typeof opts.rootfs === "string" ? scanRootfs(opts.rootfs, { ownership: opts.ownership ?? layout.ownership, onWarning: opts.onWarning, onFile }) : undefined;
     let tree = scanned ? scanned.tree : (opts.rootfs as Tree | undefined);
     let ownershipManifestSha256: string | undefined;
     const manifestPath = opts.ownershipManifest ?? (layout.ownershipManifest !== undefined ? resolvePath(opts.layoutDir ?? ".", layout.ownershipManifest) : undefined);
@@ -127,13 +134,15 @@ export async function buildDisk(opts: BuildOptions): Promise<BuildResult> {
       tree = applyManifest(tree, parseManifest(bytes.toString("utf8"), manifestPath), manifestPath);
       ownershipManifestSha256 = sha256Hex(bytes); // of the file's bytes, as sha256sum prints it
     }
-    return await buildFromTree(opts, layout, ctx, tree, ownershipManifestSha256);
+    return await buildFromTree(opts, layout, ctx, tree, ownershipManifestSha256, holes, readers);
   } finally {
+    holes.close();
+    readers.close();
     scanned?.cleanup();
   }
 }
 
-async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildContext, tree: Tree | undefined, ownershipManifestSha256: string | undefined): Promise<BuildResult> {
+async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildContext, tree: Tree | undefined, ownershipManifestSha256: string | undefined, holes: ReturnType<typeof fileDataRuns>, readers: ReaderPool): Promise<BuildResult> {
   if (opts.outputs.length === 0) fail("E_USAGE", "no output requested");
   const paths = new Set<string>();
   for (const o of [...opts.outputs, ...(opts.manifestPath !== undefined ? [{ path: opts.manifestPath, format: "manifest" }] : [])]) {
@@ -147,12 +156,12 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
 
   // Plan everything (and fail on bad input) before any output file exists.
   const biosBoot = layout.biosBoot ? loadGrubBiosImages(layout.biosBoot, opts.layoutDir ?? ".") : undefined;
-  const holes = fileDataRuns();
   let plan: DiskPlan;
   try {
     plan = planDisk(layout, tree, ctx, { readDataRuns: holes.readDataRuns, biosBoot, onWarning: opts.onWarning });
   } finally {
     holes.close();
+    readers.close(); // the copy reads on this thread: the helpers' memory goes now
   }
 
   const temps: TempOutput[] = [];

@@ -58,9 +58,11 @@ Options:
                               the layout's sourceDateEpoch)
       --ownership MODE        preserve (default) or root (every file 0:0)
       --ownership-manifest F  set owners, modes, xattrs; add device nodes (README)
-      --workers N             compression threads (default: one per CPU, at most 4;
-                              output does not depend on it; each one adds about
-                              11 MiB of memory)
+      --workers N             compression threads; N - 1 of them (at most one per
+                              other CPU) also read the tree for the ext4 hole
+                              scan (default: one per CPU, at most 4; output does
+                              not depend on it; each one adds about 11 MiB of
+                              memory)
       --force                 replace existing outputs
       --json                  print the result as JSON on stdout
       --manifest FILE         write a build manifest (inputs, ids, SHA-256 of disk,

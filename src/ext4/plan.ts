@@ -39,7 +39,12 @@ import { encodeIbody, splitXattrs, toDiskXattrs, xattrBlockKey, XATTR_REFCOUNT_M
 
 /** Runs of non-zero 4 KiB blocks of a regular file: [firstBlock, blockCount], ascending, disjoint. */
 export type DataRuns = ReadonlyArray<readonly [number, number]>;
-export type ReadDataRuns = (node: TreeNode) => DataRuns;
+/**
+ * A file's data runs. `prefetch`, when present, is told every file the
+ * planner is about to ask for, in the order it will ask, so an
+ * implementation can read them ahead (io/holes.ts reads them on several threads).
+ */
+export type ReadDataRuns = ((node: TreeNode) => DataRuns) & { prefetch?(files: readonly TreeNode[]): void };
 
 /** lost+found made by mkdisk when the tree has none: 4 blocks (16 KiB) like mke2fs, mode 0700, root-owned. */
 export const LOST_FOUND_BLOCKS = 4;
@@ -220,6 +225,14 @@ export function analyzeTree(tree: Tree, hashSeed: Uint32Array, signedHash: boole
     }
   }
   if (!lpfNode) dirOf(LOST_FOUND_INO, undefined, EXT4_ROOT_INO, [], "/lost+found");
+  if (readDataRuns?.prefetch) {
+    const files: TreeNode[] = [];
+    for (let ino = EXT4_FIRST_INO + 1; ino <= lastIno; ino++) {
+      const inf = inodes[ino]!;
+      if (inf.type === "file" && inf.node!.sizeBytes > 0) files.push(inf.node!);
+    }
+    readDataRuns.prefetch(files);
+  }
   for (let ino = EXT4_FIRST_INO + 1; ino <= lastIno; ino++) {
     const inf = inodes[ino]!;
     if (inf.type === "file") {

@@ -158,6 +158,12 @@ export interface ScanOptions {
   readonly onWarning?: (message: string) => void;
   /** Read extended attributes (default true). */
   readonly xattrs?: boolean;
+  /**
+   * Told of each non-empty regular file as the scan finds it, in scan order,
+   * with its host path (valid only during the call), so its bytes can be read
+   * while the scan goes on (io/holes.ts). Directory trees only.
+   */
+  readonly onFile?: (node: TreeNode, hostPath: Buffer) => void;
 }
 
 /** How many distinct mtimes are remembered for sharing (the cache starts over when full). */
@@ -245,6 +251,7 @@ export function scanTree(rootDir: string, opts: ScanOptions = {}): Tree {
         throw new MkdiskError("E_TREE", `cannot read symlink: ${systemMessage(e)}`, path);
       }
     }
+    if (type === "file" && node.sizeBytes > 0) opts.onFile?.(node, src);
     if (type === "chardev" || type === "blockdev") {
       node.rdevMajor = devMajor(s.rdev);
       node.rdevMinor = devMinor(s.rdev);

@@ -4,7 +4,7 @@
  * reference build. Conditions: readdir order (copies made in opposite
  * orders), inode numbers and ctimes (a copy on tmpfs), atimes changed by
  * reading, a source file made sparse, umask, TZ, LANG, output file name,
- * worker count, a different system time (faketime).
+ * worker count (reader threads, compression), a different system time (faketime).
  */
 import { spawnSync } from "node:child_process";
 import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -164,6 +164,11 @@ describe("reproducibility matrix", () => {
   it("a different system time (faketime)", () => {
     expect(build(src, join(tmp.path, "faketime.img"), { pre: ["faketime", "2001-02-03 04:05:06"] })).toBe(reference);
     expect(build(src, join(tmp.path, "faketime2.img"), { pre: ["faketime", "2038-02-03 04:05:06"] })).toBe(reference);
+  });
+
+  it("worker count (reader threads: none with --workers 1)", () => {
+    expect(build(src, join(tmp.path, "r1.img"), { args: ["--workers", "1"] })).toBe(reference);
+    expect(build(src, join(tmp.path, "r3.img"), { args: ["--workers", "3"] })).toBe(reference);
   });
 
   it("worker count (qcow2 compression)", () => {

@@ -1,0 +1,125 @@
+/**
+ * Reader threads (io/readers.ts): the ext4 hole scan done by helper threads
+ * must give exactly what this thread gives alone, must really run on the
+ * helpers (a helper that always failed would be hidden by the fallback, so
+ * the tests count fallbacks and helper work), and a file that cannot be read
+ * must fail with the error of the single-threaded path.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { mkdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileDataRuns } from "../../src/io/holes.js";
+import { ReaderPool } from "../../src/io/readers.js";
+import { zeroBlockRuns } from "../../src/ext4/holes.js";
+import { scanTree } from "../../src/tree/scan.js";
+import type { TreeNode } from "../../src/tree/types.js";
+import { nodeReadAt } from "../ext4/helpers.js";
+import { tempDir } from "../helpers/tools.js";
+
+const BLOCK = 4096;
+
+/** Regular files of a tree in depth-first sorted order, as the ext4 planner lists them. */
+function filesOf(n: TreeNode, out: TreeNode[] = []): TreeNode[] {
+  if (n.type === "file" && n.sizeBytes > 0) out.push(n);
+  for (const c of n.children ?? []) filesOf(c, out);
+  return out;
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let k = 0; k < 600 && !cond(); k++) await new Promise((r) => setTimeout(r, 50));
+  if (!cond()) throw new Error(`timed out waiting for ${what}`);
+}
+
+describe("reader threads", () => {
+  const t = tempDir("mkdisk-readers-");
+  let pool: ReaderPool;
+  beforeAll(() => {
+    pool = new ReaderPool(2);
+  });
+  afterAll(() => {
+    pool.close();
+    t.cleanup();
+  });
+
+  /** Files whose 4 KiB blocks are data (1) or zero (0) by `pattern`, with a tail of `tail` bytes. */
+  function writeTree(dir: string, specs: { pattern: number[]; tail: number }[]): void {
+    specs.forEach((s, i) => {
+      const size = s.pattern.length * BLOCK + s.tail;
+      const b = Buffer.alloc(size);
+      for (let k = 0; k < s.pattern.length; k++) if (s.pattern[k]) b.fill((i * 7 + k) % 250 + 1, k * BLOCK + (k % 3) * 100, k * BLOCK + (k % 3) * 100 + 1);
+      if (s.tail) b[size - 1] = 9;
+      writeFileSync(join(dir, `f${String(i).padStart(4, "0")}`), b);
+    });
+  }
+
+  it("hole scan: helpers read early and at prefetch, and find the runs this thread finds", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ pattern: fc.array(fc.nat(1), { minLength: 0, maxLength: 40 }), tail: fc.nat(BLOCK - 1) }), { minLength: 1, maxLength: 300 }),
+        fc.boolean(),
+        async (specs, early) => {
+          const dir = join(t.path, "tree");
+          rmSync(dir, { recursive: true, force: true });
+          mkdirSync(dir);
+          writeTree(dir, specs);
+          const before = pool.fallbacks;
+          const holes = fileDataRuns(pool);
+          try {
+            const tree = scanTree(dir, early ? { onFile: holes.early } : {});
+            const files = filesOf(tree.root);
+            holes.readDataRuns.prefetch!(files);
+            const alone = zeroBlockRuns(nodeReadAt);
+            for (const f of files) expect(holes.readDataRuns(f)).toEqual(alone(f));
+            expect(holes.stats().files).toBe(files.length);
+            expect(pool.fallbacks).toBe(before);
+          } finally {
+            holes.close();
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it("hole scan: a batch posted during the scan is read by the helpers alone", async () => {
+    const dir = join(t.path, "many");
+    mkdirSync(dir);
+    writeTree(dir, Array.from({ length: 600 }, (_, i) => ({ pattern: [1, i % 2, 0, 1], tail: i % 5 })));
+    const holes = fileDataRuns(pool);
+    try {
+      const tree = scanTree(dir, { onFile: holes.early });
+      // Two full batches of 256 were posted during the scan; this thread has not read any.
+      await until(() => holes.stats().byHelpers >= 512, "the helpers to claim the early batches");
+      const files = filesOf(tree.root);
+      holes.readDataRuns.prefetch!(files);
+      const alone = zeroBlockRuns(nodeReadAt);
+      for (const f of files) expect(holes.readDataRuns(f)).toEqual(alone(f));
+    } finally {
+      holes.close();
+    }
+  });
+
+  it("hole scan: a file gone or shortened after the scan fails as it does without helpers", () => {
+    const dir = join(t.path, "changed");
+    mkdirSync(dir);
+    writeTree(dir, [{ pattern: [1, 1], tail: 0 }, { pattern: [1, 1, 1], tail: 0 }]);
+    for (const early of [false, true]) {
+      const holes = fileDataRuns(pool);
+      try {
+        const tree = scanTree(dir, early ? { onFile: holes.early } : {});
+        const [a, b] = filesOf(tree.root);
+        rmSync(join(dir, "f0000"));
+        truncateSync(join(dir, "f0001"), BLOCK);
+        const before = pool.fallbacks;
+        holes.readDataRuns.prefetch!([a, b]);
+        expect(() => holes.readDataRuns(a)).toThrow(expect.objectContaining({ code: "E_TREE", message: expect.stringMatching(/f0000: cannot open for reading: it was removed or renamed after the rootfs was scanned/) }));
+        expect(() => holes.readDataRuns(b)).toThrow(expect.objectContaining({ code: "E_TREE", message: expect.stringMatching(/file is shorter than when it was scanned/) }));
+        expect(pool.fallbacks).toBe(before + 2);
+      } finally {
+        holes.close();
+      }
+      writeTree(dir, [{ pattern: [1, 1], tail: 0 }, { pattern: [1, 1, 1], tail: 0 }]);
+    }
+  });
+});
