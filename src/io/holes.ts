@@ -23,39 +23,80 @@ import { scanDataRuns, SCAN_CHUNK_BYTES, zeroBlockRuns } from "../ext4/holes.js"
 import type { DataRuns, ReadDataRuns } from "../ext4/index.js";
 import type { TreeNode } from "../tree/types.js";
 
-/** Files per batch: bounds the shared tables (24 bytes a file plus its path). */
+/** Files per prefetch round: the unit handed to the threads together (its files' paths are in its messages). */
 const BATCH_FILES = 8192;
 /** Files per batch of early reads (during the scan): small, so helpers start soon. */
 const EARLY_BATCH_FILES = 256;
+/**
+ * Files read early at most: each costs about 40 bytes until planning is over
+ * (the node-to-result map, the batch), which a tree of 200 000 files would
+ * feel. Later files are read in the prefetch rounds, on every thread.
+ */
+const EARLY_MAX_FILES = 65_536;
 /** A file that takes longer than this on a helper is read again here rather than waited for. */
 const WAIT_MS = 10_000;
 
 /** Files handed to the threads together, with their shared tables and results. */
+/**
+ * Host paths packed one after another, for a batch's message: the bytes go in
+ * a SharedArrayBuffer the helpers read, so neither a string nor a Buffer per
+ * path is made (a tree of 200 000 files would feel that garbage).
+ */
+class PathPack {
+  private buf = Buffer.allocUnsafeSlow(64 << 10);
+  private used = 0;
+  private starts: number[] = [];
+
+  get count(): number {
+    return this.starts.length;
+  }
+
+  push(path: Uint8Array): void {
+    if (this.used + path.length > this.buf.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, this.used + path.length));
+      bigger.set(this.buf.subarray(0, this.used));
+      this.buf = bigger;
+    }
+    this.starts.push(this.used);
+    this.buf.set(path, this.used);
+    this.used += path.length;
+  }
+
+  /** The packed paths so far, and a fresh start. */
+  take(): { bytes: SharedArrayBuffer; starts: readonly number[] } {
+    const bytes = new SharedArrayBuffer(this.used);
+    new Uint8Array(bytes).set(this.buf.subarray(0, this.used));
+    const starts = this.starts;
+    this.used = 0;
+    this.starts = [];
+    return { bytes, starts };
+  }
+}
+
 class Batch {
   readonly state: Int32Array; // [0]: next file to claim; [1 + i]: file i's RUNS_* state
-  readonly meta: Float64Array; // per file: path start, content offset, size
-  readonly paths: Uint8Array;
   readonly sparse = new Map<number, DataRuns>();
   /** Files this thread claimed. */
   mine = 0;
 
-  constructor(readonly id: number, readonly files: readonly TreeNode[], pathList: readonly Uint8Array[]) {
-    const count = files.length;
-    this.paths = new Uint8Array(new SharedArrayBuffer(pathList.reduce((a, p) => a + p.length, 0)));
-    this.meta = new Float64Array(new SharedArrayBuffer(count * 3 * 8));
-    let at = 0;
-    for (let i = 0; i < count; i++) {
-      this.paths.set(pathList[i], at);
-      this.meta[3 * i] = at;
-      this.meta[3 * i + 1] = files[i].contentOffsetBytes ?? 0;
-      this.meta[3 * i + 2] = files[i].sizeBytes;
-      at += pathList[i].length;
-    }
-    this.state = new Int32Array(new SharedArrayBuffer((count + 1) * 4));
+  constructor(readonly id: number, readonly files: readonly TreeNode[]) {
+    this.state = new Int32Array(new SharedArrayBuffer((files.length + 1) * 4));
   }
 
-  post(helpers: readonly Helper[]): void {
-    for (const h of helpers) h.worker.postMessage({ type: "runs", id: this.id, state: this.state.buffer, meta: this.meta.buffer, paths: this.paths.buffer });
+  /**
+   * Hands the batch to the helpers: the shared state and the files' host
+   * paths, packed (`paths`, this thread keeps no reference), and in a copy
+   * for each message, where each path starts, the content offset and size.
+   */
+  post(helpers: readonly Helper[], paths: { bytes: SharedArrayBuffer; starts: readonly number[] }): void {
+    if (helpers.length === 0) return;
+    const meta = new Float64Array(3 * this.files.length);
+    this.files.forEach((n, i) => {
+      meta[3 * i] = paths.starts[i];
+      meta[3 * i + 1] = n.contentOffsetBytes ?? 0;
+      meta[3 * i + 2] = n.sizeBytes;
+    });
+    for (const h of helpers) h.worker.postMessage({ type: "runs", id: this.id, state: this.state.buffer, meta, paths: paths.bytes });
   }
 
   /** Reads, on this thread, the files no thread has claimed yet. */
@@ -68,10 +109,10 @@ class Batch {
       let result = RUNS_FAILED;
       let f = -1;
       try {
-        const end = i + 1 < count ? this.meta[3 * i + 3] : this.paths.length;
-        f = openSync(Buffer.from(this.paths.buffer, this.meta[3 * i], end - this.meta[3 * i]), "r");
-        const size = this.files[i].sizeBytes;
-        const runs = scanDataRuns((into, off) => readSync(f, into, 0, into.length, off), this.meta[3 * i + 1], size, buf, words);
+        const n = this.files[i];
+        f = openSync(n.sourcePath, "r");
+        const size = n.sizeBytes;
+        const runs = scanDataRuns((into, off) => readSync(f, into, 0, into.length, off), n.contentOffsetBytes ?? 0, size, buf, words);
         if (runs && isDense(runs, size)) result = RUNS_DENSE;
         else if (runs) {
           this.sparse.set(i, runs.slice());
@@ -110,8 +151,10 @@ class Batch {
 /**
  * The planner's ReadDataRuns, reading on this thread and on the threads of
  * `pool` (none: this thread only). `early`, given to the tree scan as its
- * onFile, starts the helpers on each file as the scan finds it. close()
- * closes what this thread has open and drops the results; the pool is the caller's.
+ * onFile, starts the helpers on each file as the scan finds it. Once
+ * `prefetch` has every file read it closes the pool, so the helpers' memory
+ * is not held through the rest of planning (a later prefetch reads on this
+ * thread). close() closes what this thread has open and drops the results.
  */
 export function fileDataRuns(pool?: ReaderPool): {
   readDataRuns: ReadDataRuns;
@@ -157,56 +200,60 @@ export function fileDataRuns(pool?: ReaderPool): {
   const earlyBatches: Batch[] = [];
   const earlyAt = new Map<TreeNode, number>(); // batch index * EARLY_BATCH_FILES + file index
   let pendingFiles: TreeNode[] = [];
-  let pendingPaths: Uint8Array[] = [];
+  const pendingPaths = new PathPack();
   const postEarly = () => {
     if (pendingFiles.length === 0) return;
-    const b = new Batch(++ids, pendingFiles, pendingPaths);
+    const b = new Batch(++ids, pendingFiles);
     pendingFiles.forEach((n, i) => earlyAt.set(n, earlyBatches.length * EARLY_BATCH_FILES + i));
     earlyBatches.push(b);
     byId.set(b.id, b);
-    b.post(live());
+    b.post(live(), pendingPaths.take());
     pendingFiles = [];
-    pendingPaths = [];
   };
   const early = (node: TreeNode, hostPath: Buffer) => {
-    if (!pool || pool.helpers.length === 0) return;
+    if (!pool || pool.helpers.length === 0 || earlyAt.size + pendingFiles.length >= EARLY_MAX_FILES) return;
     pendingFiles.push(node);
-    pendingPaths.push(Uint8Array.from(hostPath));
+    pendingPaths.push(hostPath);
     if (pendingFiles.length === EARLY_BATCH_FILES) postEarly();
   };
 
-  // Prefetch rounds: the planner's files not read early, BATCH_FILES at a time, on every thread.
-  let round: Batch | undefined;
-  let cursor = 0; // next index into round.files the planner should ask for
-  let queued: readonly TreeNode[] = []; // of which queued[next...] are still to read
-  let next = 0;
-  const startRound = () => {
-    const files = queued.slice(next, next + BATCH_FILES);
-    next += files.length;
-    if (round) byId.delete(round.id);
-    round = new Batch(++ids, files, files.map((n) => n.sourcePath));
+  // Prefetch rounds: the planner's files not read early, BATCH_FILES at a time, on every thread,
+  // all of them before prefetch returns; the planner then asks for them in the same order.
+  let rounds: Batch[] = [];
+  let r = 0; // the round, and the file in it, the planner asks for next
+  let cursor = 0;
+  const runRound = (files: readonly TreeNode[]) => {
+    const round = new Batch(++ids, files);
     byId.set(round.id, round);
     const helpers = live();
-    round.post(helpers);
+    if (helpers.length > 0) {
+      const pack = new PathPack();
+      for (const n of files) pack.push(n.sourcePath);
+      round.post(helpers, pack.take());
+    }
     round.work(buf, words); // this thread takes its share, then waits for the helpers'
     round.wait();
     drain(helpers);
-    cursor = 0;
+    rounds.push(round);
   };
 
   const readDataRuns = ((node: TreeNode): DataRuns => {
     const e = earlyAt.get(node);
+    let tried = false;
     if (e !== undefined) {
+      tried = true;
       const runs = earlyBatches[Math.floor(e / EARLY_BATCH_FILES)].runs(e % EARLY_BATCH_FILES);
       if (runs) return runs;
-    } else {
-      if (round && cursor >= round.files.length && next < queued.length && queued[next] === node) startRound();
-      if (round && cursor < round.files.length && round.files[cursor] === node) {
-        const runs = round.runs(cursor++);
-        if (runs) return runs;
+    } else if (r < rounds.length && rounds[r].files[cursor] === node) {
+      tried = true;
+      const runs = rounds[r].runs(cursor);
+      if (++cursor === rounds[r].files.length) {
+        r++;
+        cursor = 0;
       }
+      if (runs) return runs;
     }
-    if (pool && (e !== undefined || round?.files[cursor - 1] === node)) pool.fallbacks++;
+    if (pool && tried) pool.fallbacks++;
     return inline(node); // not read ahead, or failed: read here (and throw here)
   }) as ReadDataRuns;
   readDataRuns.prefetch = (files) => {
@@ -215,32 +262,32 @@ export function fileDataRuns(pool?: ReaderPool): {
     for (const b of earlyBatches) b.work(buf, words);
     for (const b of earlyBatches) b.wait();
     drain(live());
-    if (round) byId.delete(round.id);
-    round = undefined;
-    queued = files.filter((n) => !earlyAt.has(n));
-    next = 0;
-    if (queued.length > 0) startRound();
+    rounds = [];
+    r = 0;
+    cursor = 0;
+    const rest = files.filter((n) => !earlyAt.has(n));
+    for (let k = 0; k < rest.length; k += BATCH_FILES) runRound(rest.slice(k, k + BATCH_FILES));
+    // Every file is read: the helpers' memory goes now, not after the rest of planning.
+    pool?.close();
   };
 
   return {
     readDataRuns,
     early,
     stats() {
-      const all = [...earlyBatches, ...(round ? [round] : [])];
+      const all = [...earlyBatches, ...rounds];
       return { files: all.reduce((a, b) => a + b.files.length, 0), byHelpers: all.reduce((a, b) => a + b.byHelpers(), 0) };
     },
     close() {
       closeFile();
       // Files no thread has claimed yet are not read (a plan that failed half-way).
-      for (const b of [...earlyBatches, ...(round ? [round] : [])]) Atomics.store(b.state, 0, b.files.length);
-      round = undefined;
-      queued = [];
-      next = 0;
+      for (const b of [...earlyBatches, ...rounds]) Atomics.store(b.state, 0, b.files.length);
+      rounds = [];
       earlyBatches.length = 0;
       earlyAt.clear();
       byId.clear();
       pendingFiles = [];
-      pendingPaths = [];
+      pendingPaths.take();
     },
   };
 }

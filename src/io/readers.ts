@@ -2,9 +2,9 @@
  * Reader threads: worker threads that do the ext4 hole scan (io/holes.ts)
  * beside the main thread, which meanwhile scans the tree.
  *
- * A job ("runs") is a batch of files in shared memory, handed out one file at
- * a time through a shared counter, with each file's outcome in a shared
- * Int32Array the main thread reads with Atomics (sparse files' runs come back
+ * A job ("runs") is a batch of files (their paths packed in shared memory),
+ * handed out one file at a time through a shared counter,
+ * with each file's outcome in a shared Int32Array the main thread reads with Atomics (sparse files' runs come back
  * as messages on the helper's port). The runs are a function of a file's
  * bytes, so the number of helpers never changes an image. A file a helper
  * cannot read (gone, a read error, shorter than scanned) is marked failed and
@@ -38,16 +38,15 @@ const WORKER_BODY = `
   const words = new Uint32Array(buf.buffer);
   const runs = (job) => {
     const state = new Int32Array(job.state);
-    const meta = new Float64Array(job.meta);
-    const paths = new Uint8Array(job.paths);
+    const meta = job.meta;
     const count = meta.length / 3;
     for (;;) {
       const i = Atomics.add(state, 0, 1);
       if (i >= count) break;
       let result = ${RUNS_FAILED};
       try {
-        const end = i + 1 < count ? meta[3 * i + 3] : paths.length;
-        const fd = fs.openSync(Buffer.from(paths.buffer, meta[3 * i], end - meta[3 * i]), "r");
+        const end = i + 1 < count ? meta[3 * i + 3] : job.paths.byteLength;
+        const fd = fs.openSync(Buffer.from(job.paths, meta[3 * i], end - meta[3 * i]), "r");
         try {
           const size = meta[3 * i + 2];
           const r = scanDataRuns((into, off) => fs.readSync(fd, into, 0, into.length, off), meta[3 * i + 1], size, buf, words);
