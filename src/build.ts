@@ -111,13 +111,13 @@ export async function sha256OfFile(path: string): Promise<string> {
 export async function buildDisk(opts: BuildOptions): Promise<BuildResult> {
   const layout = isLayout(opts.layout) ? opts.layout : parseLayout(opts.layout);
   const ctx = makeContext(layout, isLayout(opts.layout) ? layoutToJson(layout) : opts.layout, opts.seed, opts.sourceDateEpoch);
-  // Reader threads, started first so they boot while the tree is scanned.
-  const readers = new ReaderPool(opts.rootfs !== undefined ? readerHelpers(opts.workers) : 0);
+  // Reader threads for the ext4 hole scan, started first so they boot while the tree is scanned.
+  const readers = new ReaderPool(opts.rootfs !== undefined && layout.partitions.some((p) => p.format === "ext4") ? readerHelpers(opts.workers) : 0);
   const holes = fileDataRuns(readers);
   let scanned: ReturnType<typeof scanRootfs> | undefined;
   try {
     // The ext4 hole scan reads every file: the helpers start on each as the scan finds it.
-    const onFile = layout.partitions.some((p) => p.format === "ext4") ? holes.early : undefined;
+    const onFile = readers.helpers.length > 0 ? holes.early : undefined;
     scanned = typeof opts.rootfs === "string" ? scanRootfs(opts.rootfs, { ownership: opts.ownership ?? layout.ownership, onWarning: opts.onWarning, onFile }) : undefined;
     let tree = scanned ? scanned.tree : (opts.rootfs as Tree | undefined);
     let ownershipManifestSha256: string | undefined;

@@ -23,7 +23,6 @@
  * build that failed half-way) never keeps the process alive.
  */
 import { createRequire } from "node:module";
-import { availableParallelism } from "node:os";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { MkdiskError } from "../bin/errors.js";
@@ -176,15 +175,8 @@ export function deflateInline(data: Uint8Array, framing: DeflateFraming): Uint8A
   return framing === "raw" ? fflate.deflateSync(data, { level }) : fflate.zlibSync(data, { level });
 }
 
-/**
- * The default: one worker per CPU, at most 4. The main thread's share (reading,
- * zero checks, writing) is small next to deflate, so it does not get a CPU of
- * its own: on 2 CPUs, compressing a 1 GiB disk took 19.4 s with one worker and
- * 14.2 s with two. Output does not depend on the count.
- */
-export function defaultDeflateWorkers(): number {
-  return Math.max(1, Math.min(4, availableParallelism()));
-}
+/** The default worker count (io/workers.ts), which compression uses in full. */
+export { defaultWorkers as defaultDeflateWorkers } from "./workers.js";
 
 const WORKER_BODY = `
 (async () => {

@@ -28,9 +28,10 @@ const BATCH_FILES = 8192;
 /** Files per batch of early reads (during the scan): small, so helpers start soon. */
 const EARLY_BATCH_FILES = 256;
 /**
- * Files read early at most: each costs about 40 bytes until planning is over
- * (the node-to-result map, the batch), which a tree of 200 000 files would
- * feel. Later files are read in the prefetch rounds, on every thread.
+ * Files read early at most. A tree with more has its helpers end there (a
+ * thread's memory, about 10 MiB, and the early batches' tables matter more
+ * to a tree of 200 000 files than the rest of the hole scan's speed): the
+ * other files are read on this thread at prefetch.
  */
 const EARLY_MAX_FILES = 65_536;
 /** A file that takes longer than this on a helper is read again here rather than waited for. */
@@ -156,7 +157,7 @@ class Batch {
  * is not held through the rest of planning (a later prefetch reads on this
  * thread). close() closes what this thread has open and drops the results.
  */
-export function fileDataRuns(pool?: ReaderPool): {
+export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number } = {}): {
   readDataRuns: ReadDataRuns;
   early(node: TreeNode, hostPath: Buffer): void;
   /** Files read ahead so far, and how many of them by helpers (for tests and bench/phases.mjs). */
@@ -182,13 +183,14 @@ export function fileDataRuns(pool?: ReaderPool): {
     }
     return readSync(fd, into, 0, into.length, off);
   });
-  const live = () => pool?.helpers.filter((h) => !h.dead) ?? [];
+  const live = () => pool?.live() ?? [];
   let ids = 0;
   const buf = new Uint8Array(SCAN_CHUNK_BYTES);
   const words = new Uint32Array(buf.buffer);
   const byId = new Map<number, Batch>();
-  const drain = (helpers: readonly Helper[]) => {
-    for (const h of helpers) {
+  // Results are read from every helper's port, a closed pool's too (a helper ends after its last job).
+  const drain = () => {
+    for (const h of pool?.helpers ?? []) {
       for (let m = receiveMessageOnPort(h.port); m; m = receiveMessageOnPort(h.port)) {
         const [id, i, runs] = m.message as [number, number, Array<[number, number]>];
         byId.get(id)?.sparse.set(i, runs);
@@ -198,23 +200,30 @@ export function fileDataRuns(pool?: ReaderPool): {
 
   // Early reads: files posted to the helpers while the scan runs.
   const earlyBatches: Batch[] = [];
-  const earlyAt = new Map<TreeNode, number>(); // batch index * EARLY_BATCH_FILES + file index
+  let earlyCount = 0; // files posted or pending; file k (scanIndex k) is file k % EARLY_BATCH_FILES of batch k / EARLY_BATCH_FILES
   let pendingFiles: TreeNode[] = [];
   const pendingPaths = new PathPack();
   const postEarly = () => {
     if (pendingFiles.length === 0) return;
     const b = new Batch(++ids, pendingFiles);
-    pendingFiles.forEach((n, i) => earlyAt.set(n, earlyBatches.length * EARLY_BATCH_FILES + i));
     earlyBatches.push(b);
     byId.set(b.id, b);
     b.post(live(), pendingPaths.take());
     pendingFiles = [];
   };
   const early = (node: TreeNode, hostPath: Buffer) => {
-    if (!pool || pool.helpers.length === 0 || earlyAt.size + pendingFiles.length >= EARLY_MAX_FILES) return;
+    // Files are told in scan order, so a file's place is its scanIndex; a scan that numbers otherwise is not read early.
+    if (!pool || pool.live().length === 0 || node.scanIndex !== earlyCount) return;
+    earlyCount++;
     pendingFiles.push(node);
     pendingPaths.push(hostPath);
     if (pendingFiles.length === EARLY_BATCH_FILES) postEarly();
+    if (earlyCount === (opts.earlyMaxFiles ?? EARLY_MAX_FILES)) {
+      // A tree this large: its memory matters more than the rest of the hole
+      // scan's speed. The helpers end once these files are read.
+      postEarly();
+      pool.close();
+    }
   };
 
   // Prefetch rounds: the planner's files not read early, BATCH_FILES at a time, on every thread,
@@ -233,12 +242,12 @@ export function fileDataRuns(pool?: ReaderPool): {
     }
     round.work(buf, words); // this thread takes its share, then waits for the helpers'
     round.wait();
-    drain(helpers);
+    drain();
     rounds.push(round);
   };
 
   const readDataRuns = ((node: TreeNode): DataRuns => {
-    const e = earlyAt.get(node);
+    const e = node.scanIndex !== undefined && node.scanIndex < earlyCount ? node.scanIndex : undefined;
     let tried = false;
     if (e !== undefined) {
       tried = true;
@@ -261,11 +270,11 @@ export function fileDataRuns(pool?: ReaderPool): {
     postEarly();
     for (const b of earlyBatches) b.work(buf, words);
     for (const b of earlyBatches) b.wait();
-    drain(live());
+    drain();
     rounds = [];
     r = 0;
     cursor = 0;
-    const rest = files.filter((n) => !earlyAt.has(n));
+    const rest = files.filter((n) => !(n.scanIndex !== undefined && n.scanIndex < earlyCount));
     for (let k = 0; k < rest.length; k += BATCH_FILES) runRound(rest.slice(k, k + BATCH_FILES));
     // Every file is read: the helpers' memory goes now, not after the rest of planning.
     pool?.close();
@@ -284,7 +293,7 @@ export function fileDataRuns(pool?: ReaderPool): {
       for (const b of [...earlyBatches, ...rounds]) Atomics.store(b.state, 0, b.files.length);
       rounds = [];
       earlyBatches.length = 0;
-      earlyAt.clear();
+      earlyCount = 0;
       byId.clear();
       pendingFiles = [];
       pendingPaths.take();

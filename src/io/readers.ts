@@ -20,7 +20,7 @@
 import { availableParallelism } from "node:os";
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import { scanDataRuns, SCAN_CHUNK_BYTES } from "../ext4/holes.js";
-import { defaultDeflateWorkers } from "./deflate-pool.js";
+import { defaultWorkers } from "./workers.js";
 
 /** Per-file states of a "runs" job (index 1 + i of its state array; index 0 is the counter). */
 export const RUNS_PENDING = 0;
@@ -65,10 +65,7 @@ const WORKER_BODY = `
   };
   parentPort.on("message", (job) => {
     if (job.type === "runs") runs(job);
-    else if (job.type === "close") {
-      parentPort.close();
-      port.close();
-    }
+    else if (job.type === "close") parentPort.close(); // ends the thread; what it posted stays readable
   });
 })();
 `;
@@ -100,14 +97,16 @@ export class ReaderPool {
     }
   }
 
-  /** Lets each helper close what it has open and end; the pool cannot be used after. */
+  /** The helpers that can take jobs: none once the pool is closed. */
+  live(): Helper[] {
+    return this.closed ? [] : this.helpers.filter((h) => !h.dead);
+  }
+
+  /** Lets each helper finish the jobs it was given and end; the pool takes no more. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const h of this.helpers) {
-      if (!h.dead) h.worker.postMessage({ type: "close" });
-      h.port.close();
-    }
+    for (const h of this.helpers) if (!h.dead) h.worker.postMessage({ type: "close" });
   }
 }
 
@@ -116,6 +115,6 @@ export class ReaderPool {
  * default as for compression): one fewer, and no more than the other CPUs.
  */
 export function readerHelpers(workers: number | undefined): number {
-  const n = Math.min(workers ?? defaultDeflateWorkers(), availableParallelism());
+  const n = Math.min(workers ?? defaultWorkers(), availableParallelism());
   return Number.isSafeInteger(n) && n > 1 ? n - 1 : 0;
 }

@@ -65,6 +65,7 @@ export class ScannedNode implements TreeNode {
   declare rdevMajor?: number;
   declare rdevMinor?: number;
   declare hardlinkGroup?: number;
+  declare scanIndex?: number;
   declare xattrs?: readonly Xattr[];
   declare children?: TreeNode[];
 
@@ -159,9 +160,10 @@ export interface ScanOptions {
   /** Read extended attributes (default true). */
   readonly xattrs?: boolean;
   /**
-   * Told of each non-empty regular file as the scan finds it, in scan order,
-   * with its host path (valid only during the call), so its bytes can be read
-   * while the scan goes on (io/holes.ts). Directory trees only.
+   * Told of each non-empty regular file as the scan finds it, in scan order
+   * (its `scanIndex` is set: 0, 1, …), with its host path (valid only during
+   * the call), so its bytes can be read while the scan goes on
+   * (io/holes.ts). Directory trees only.
    */
   readonly onFile?: (node: TreeNode, hostPath: Buffer) => void;
 }
@@ -196,6 +198,7 @@ export function scanTree(rootDir: string, opts: ScanOptions = {}): Tree {
   const links = new Map<string, ScannedNode[]>();
   const keep = arena();
   let count = 0;
+  let files = 0;
 
   // Files unpacked together share their mtime: share the object too. Frozen,
   // since it is no longer one node's own.
@@ -251,7 +254,10 @@ export function scanTree(rootDir: string, opts: ScanOptions = {}): Tree {
         throw new MkdiskError("E_TREE", `cannot read symlink: ${systemMessage(e)}`, path);
       }
     }
-    if (type === "file" && node.sizeBytes > 0) opts.onFile?.(node, src);
+    if (type === "file" && node.sizeBytes > 0) {
+      node.scanIndex = files++;
+      opts.onFile?.(node, src);
+    }
     if (type === "chardev" || type === "blockdev") {
       node.rdevMajor = devMajor(s.rdev);
       node.rdevMinor = devMinor(s.rdev);

@@ -14,6 +14,7 @@ import { fileDataRuns } from "../../src/io/holes.js";
 import { ReaderPool } from "../../src/io/readers.js";
 import { zeroBlockRuns } from "../../src/ext4/holes.js";
 import { scanTree } from "../../src/tree/scan.js";
+import { parseCopyFiles, selectTree } from "../../src/tree/select.js";
 import type { TreeNode } from "../../src/tree/types.js";
 import { nodeReadAt } from "../ext4/helpers.js";
 import { tempDir } from "../helpers/tools.js";
@@ -100,6 +101,51 @@ describe("reader threads", () => {
       holes.readDataRuns.prefetch!(files);
       const alone = zeroBlockRuns(nodeReadAt);
       for (const f of files) expect(holes.readDataRuns(f)).toEqual(alone(f));
+    } finally {
+      holes.close();
+    }
+  });
+
+  it("hole scan: copies a partition makes (copyFiles to another path) find the early reads", async () => {
+    const dir = join(t.path, "rebased");
+    mkdirSync(join(dir, "root"), { recursive: true });
+    writeTree(join(dir, "root"), Array.from({ length: 300 }, (_, i) => ({ pattern: [1, i % 3 ? 1 : 0], tail: i })));
+    const pool = new ReaderPool(2);
+    await booted(pool);
+    const holes = fileDataRuns(pool);
+    try {
+      const scanned = scanTree(dir, { onFile: holes.early });
+      const part = selectTree(scanned, parseCopyFiles(["/root:/"], "copyFiles"), [], "copyFiles");
+      const files = filesOf(part.root);
+      expect(files.length).toBe(300);
+      expect(files.every((f) => !filesOf(scanned.root).includes(f))).toBe(true); // all copies
+      holes.readDataRuns.prefetch!(files);
+      expect(holes.stats().files).toBe(300); // read once, during the scan: no prefetch round
+      const alone = zeroBlockRuns(nodeReadAt);
+      for (const f of files) expect(holes.readDataRuns(f)).toEqual(alone(f));
+      expect(pool.fallbacks).toBe(0);
+    } finally {
+      holes.close();
+    }
+  });
+
+  it("hole scan: past the early limit the helpers end and this thread reads the rest", async () => {
+    const dir = join(t.path, "limit");
+    mkdirSync(dir);
+    writeTree(dir, Array.from({ length: 700 }, (_, i) => ({ pattern: [i % 2, 1], tail: i % 7 })));
+    const pool = new ReaderPool(2);
+    await booted(pool);
+    const holes = fileDataRuns(pool, { earlyMaxFiles: 512 });
+    try {
+      const tree = scanTree(dir, { onFile: holes.early });
+      expect(pool.live()).toEqual([]); // closed at the limit, during the scan
+      const files = filesOf(tree.root);
+      holes.readDataRuns.prefetch!(files);
+      expect(holes.stats()).toEqual({ files: 700, byHelpers: expect.any(Number) });
+      expect(holes.stats().byHelpers).toBeLessThanOrEqual(512);
+      const alone = zeroBlockRuns(nodeReadAt);
+      for (const f of files) expect(holes.readDataRuns(f)).toEqual(alone(f));
+      expect(pool.fallbacks).toBe(0);
     } finally {
       holes.close();
     }
