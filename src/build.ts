@@ -15,6 +15,7 @@ import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { applyManifest, parseManifest } from "./tree/manifest.js";
 import { MkdiskError, fail } from "./bin/errors.js";
 import { formatUuid } from "./bin/guid.js";
+import { isRootType } from "./gpt/types.js";
 import { BuildContext, defaultSeed } from "./context/index.js";
 import { abortAll, commitAll, flushingProgress, namingOutput, openTempOutput, type TempOutput } from "./io/output.js";
 import { pump, type PumpProgress } from "./io/pump.js";
@@ -112,7 +113,8 @@ export async function buildDisk(opts: BuildOptions): Promise<BuildResult> {
   const layout = isLayout(opts.layout) ? opts.layout : parseLayout(opts.layout);
   const ctx = makeContext(layout, isLayout(opts.layout) ? layoutToJson(layout) : opts.layout, opts.seed, opts.sourceDateEpoch);
   // Reader threads for the ext4 hole scan, started first so they boot while the tree is scanned.
-  const readers = new ReaderPool(opts.rootfs !== undefined && layout.partitions.some((p) => p.format === "ext4") ? readerHelpers(opts.workers) : 0);
+  const ext4TakesFiles = layout.partitions.some((p) => p.format === "ext4" && (p.copyFiles.length > 0 || isRootType(p.type))); // as planDisk selects
+  const readers = new ReaderPool(opts.rootfs !== undefined && ext4TakesFiles ? readerHelpers(opts.workers) : 0);
   const holes = fileDataRuns(readers);
   let scanned: ReturnType<typeof scanRootfs> | undefined;
   try {

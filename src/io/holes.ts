@@ -34,8 +34,10 @@ const EARLY_BATCH_FILES = 256;
  * other files are read on this thread at prefetch.
  */
 const EARLY_MAX_FILES = 65_536;
-/** A file that takes longer than this on a helper is read again here rather than waited for. */
+/** With no helper reading anything for this long, the files they claimed are read here (a helper gone). */
 const WAIT_MS = 10_000;
+/** The state of a file no partition asks for, which this thread claimed so that no one reads it. */
+const SKIPPED = 4;
 
 /** Files handed to the threads together, with their shared tables and results. */
 /**
@@ -77,8 +79,9 @@ class PathPack {
 class Batch {
   readonly state: Int32Array; // [0]: next file to claim; [1 + i]: file i's RUNS_* state
   readonly sparse = new Map<number, DataRuns>();
-  /** Files this thread claimed. */
+  /** Files this thread claimed, and of those, read. */
   mine = 0;
+  readHere = 0;
 
   constructor(readonly id: number, readonly files: readonly TreeNode[]) {
     this.state = new Int32Array(new SharedArrayBuffer((files.length + 1) * 4));
@@ -89,7 +92,7 @@ class Batch {
    * paths, packed (`paths`, this thread keeps no reference), and in a copy
    * for each message, where each path starts, the content offset and size.
    */
-  post(helpers: readonly Helper[], paths: { bytes: SharedArrayBuffer; starts: readonly number[] }): void {
+  post(helpers: readonly Helper[], paths: { bytes: SharedArrayBuffer; starts: readonly number[] }, beat: Int32Array): void {
     if (helpers.length === 0) return;
     const meta = new Float64Array(3 * this.files.length);
     this.files.forEach((n, i) => {
@@ -97,16 +100,21 @@ class Batch {
       meta[3 * i + 1] = n.contentOffsetBytes ?? 0;
       meta[3 * i + 2] = n.sizeBytes;
     });
-    for (const h of helpers) h.worker.postMessage({ type: "runs", id: this.id, state: this.state.buffer, meta, paths: paths.bytes });
+    for (const h of helpers) h.worker.postMessage({ type: "runs", id: this.id, state: this.state.buffer, meta, paths: paths.bytes, beat: beat.buffer });
   }
 
   /** Reads, on this thread, the files no thread has claimed yet. */
-  work(buf: Uint8Array, words: Uint32Array): void {
+  work(buf: Uint8Array, words: Uint32Array, wanted?: (i: number) => boolean): void {
     const count = this.files.length;
     for (;;) {
       const i = Atomics.add(this.state, 0, 1);
       if (i >= count) break;
       this.mine++;
+      if (wanted && !wanted(i)) {
+        Atomics.store(this.state, 1 + i, SKIPPED); // no partition asks for it: claimed, so no helper reads it either
+        continue;
+      }
+      this.readHere++;
       let result = RUNS_FAILED;
       let f = -1;
       try {
@@ -129,10 +137,21 @@ class Batch {
   }
 
   /** Waits for the files the helpers claimed. */
-  wait(): void {
+  /**
+   * Waits for the files the helpers claimed (of those `wanted`). A helper
+   * counts every read in `beat`: the wait goes on while any helper makes
+   * progress, however long its file, and gives up only after WAIT_MS without
+   * any (a helper gone), returning false; its files are then read here.
+   */
+  wait(beat: Int32Array, wanted?: (i: number) => boolean): boolean {
     for (let i = 0; i < this.files.length; i++) {
-      if (Atomics.load(this.state, 1 + i) === RUNS_PENDING) Atomics.wait(this.state, 1 + i, RUNS_PENDING, WAIT_MS);
+      if (wanted && !wanted(i)) continue;
+      while (Atomics.load(this.state, 1 + i) === RUNS_PENDING) {
+        const before = Atomics.load(beat, 0);
+        if (Atomics.wait(this.state, 1 + i, RUNS_PENDING, WAIT_MS) === "timed-out" && Atomics.load(beat, 0) === before) return false;
+      }
     }
+    return true;
   }
 
   /** Files the helpers claimed so far. */
@@ -160,8 +179,8 @@ class Batch {
 export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number } = {}): {
   readDataRuns: ReadDataRuns;
   early(node: TreeNode, hostPath: Buffer): void;
-  /** Files read ahead so far, and how many of them by helpers (for tests and bench/phases.mjs). */
-  stats(): { files: number; byHelpers: number };
+  /** Files handed out so far, how many the helpers took, and how many this thread read (for tests). */
+  stats(): { files: number; byHelpers: number; readHere: number };
   close(): void;
 } {
   let openPath: string | Buffer | undefined;
@@ -184,6 +203,8 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
     return readSync(fd, into, 0, into.length, off);
   });
   const live = () => pool?.live() ?? [];
+  const beat = new Int32Array(new SharedArrayBuffer(4)); // the helpers' reads, counted
+  let stalled = false; // a wait gave up: the helpers are gone, nothing more is waited for
   let ids = 0;
   const buf = new Uint8Array(SCAN_CHUNK_BYTES);
   const words = new Uint32Array(buf.buffer);
@@ -208,7 +229,7 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
     const b = new Batch(++ids, pendingFiles);
     earlyBatches.push(b);
     byId.set(b.id, b);
-    b.post(live(), pendingPaths.take());
+    b.post(live(), pendingPaths.take(), beat);
     pendingFiles = [];
   };
   const early = (node: TreeNode, hostPath: Buffer) => {
@@ -238,10 +259,10 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
     if (helpers.length > 0) {
       const pack = new PathPack();
       for (const n of files) pack.push(n.sourcePath);
-      round.post(helpers, pack.take());
+      round.post(helpers, pack.take(), beat);
     }
     round.work(buf, words); // this thread takes its share, then waits for the helpers'
-    round.wait();
+    if (!stalled) stalled = !round.wait(beat);
     drain();
     rounds.push(round);
   };
@@ -266,10 +287,16 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
     return inline(node); // not read ahead, or failed: read here (and throw here)
   }) as ReadDataRuns;
   readDataRuns.prefetch = (files) => {
-    // The early batches: this thread finishes what the helpers have not started.
+    // The early batches: this thread finishes what the helpers have not
+    // started, of the files asked for (the scan also found files no ext4
+    // partition takes), and waits for the rest.
     postEarly();
-    for (const b of earlyBatches) b.work(buf, words);
-    for (const b of earlyBatches) b.wait();
+    const asked = new Uint8Array(earlyCount);
+    for (const n of files) if (n.scanIndex !== undefined && n.scanIndex < earlyCount) asked[n.scanIndex] = 1;
+    earlyBatches.forEach((b, k) => b.work(buf, words, (i) => asked[k * EARLY_BATCH_FILES + i] === 1));
+    earlyBatches.forEach((b, k) => {
+      if (!stalled) stalled = !b.wait(beat, (i) => asked[k * EARLY_BATCH_FILES + i] === 1);
+    });
     drain();
     rounds = [];
     r = 0;
@@ -285,7 +312,7 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
     early,
     stats() {
       const all = [...earlyBatches, ...rounds];
-      return { files: all.reduce((a, b) => a + b.files.length, 0), byHelpers: all.reduce((a, b) => a + b.byHelpers(), 0) };
+      return { files: all.reduce((a, b) => a + b.files.length, 0), byHelpers: all.reduce((a, b) => a + b.byHelpers(), 0), readHere: all.reduce((a, b) => a + b.readHere, 0) };
     },
     close() {
       closeFile();

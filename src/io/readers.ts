@@ -40,6 +40,7 @@ const WORKER_BODY = `
     const state = new Int32Array(job.state);
     const meta = job.meta;
     const count = meta.length / 3;
+    const beat = new Int32Array(job.beat); // counts reads, so the main thread can tell a long file from a helper gone
     for (;;) {
       const i = Atomics.add(state, 0, 1);
       if (i >= count) break;
@@ -49,7 +50,7 @@ const WORKER_BODY = `
         const fd = fs.openSync(Buffer.from(job.paths, meta[3 * i], end - meta[3 * i]), "r");
         try {
           const size = meta[3 * i + 2];
-          const r = scanDataRuns((into, off) => fs.readSync(fd, into, 0, into.length, off), meta[3 * i + 1], size, buf, words);
+          const r = scanDataRuns((into, off) => (Atomics.add(beat, 0, 1), fs.readSync(fd, into, 0, into.length, off)), meta[3 * i + 1], size, buf, words);
           if (r && r.length === 1 && r[0][0] === 0 && r[0][1] === Math.ceil(size / 4096)) result = ${RUNS_DENSE};
           else if (r) {
             port.postMessage([job.id, i, r]);
@@ -87,8 +88,13 @@ export class ReaderPool {
 
   constructor(count: number) {
     for (let k = 0; k < count; k++) {
+      let worker: Worker;
       const { port1, port2 } = new MessageChannel();
-      const worker = new Worker(WORKER_BODY, { eval: true, workerData: { port: port2 }, transferList: [port2], resourceLimits: { maxYoungGenerationSizeMb: 2 } });
+      try {
+        worker = new Worker(WORKER_BODY, { eval: true, workerData: { port: port2 }, transferList: [port2], resourceLimits: { maxYoungGenerationSizeMb: 2 } });
+      } catch {
+        break; // threads not allowed here (a permission model) or not available: this thread reads alone
+      }
       worker.unref();
       const h: Helper = { worker, port: port1, dead: false };
       worker.on("error", () => (h.dead = true));

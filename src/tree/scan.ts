@@ -160,10 +160,10 @@ export interface ScanOptions {
   /** Read extended attributes (default true). */
   readonly xattrs?: boolean;
   /**
-   * Told of each non-empty regular file as the scan finds it, in scan order
-   * (its `scanIndex` is set: 0, 1, …), with its host path (valid only during
-   * the call), so its bytes can be read while the scan goes on
-   * (io/holes.ts). Directory trees only.
+   * Told of each non-empty regular file as the scan finds it (of a hard-linked
+   * file, its first name only), in scan order (its `scanIndex` is set: 0, 1,
+   * …), with its host path (valid only during the call), so its bytes can be
+   * read while the scan goes on (io/holes.ts). Directory trees only.
    */
   readonly onFile?: (node: TreeNode, hostPath: Buffer) => void;
 }
@@ -254,19 +254,21 @@ export function scanTree(rootDir: string, opts: ScanOptions = {}): Tree {
         throw new MkdiskError("E_TREE", `cannot read symlink: ${systemMessage(e)}`, path);
       }
     }
-    if (type === "file" && node.sizeBytes > 0) {
-      node.scanIndex = files++;
-      opts.onFile?.(node, src);
-    }
     if (type === "chardev" || type === "blockdev") {
       node.rdevMajor = devMajor(s.rdev);
       node.rdevMinor = devMinor(s.rdev);
     }
+    let otherName = false; // a further name of a file already scanned (a hard link)
     if (type !== "dir" && s.nlink > 1n) {
       const key = `${s.dev}:${s.ino}`;
       let g = links.get(key);
       if (!g) links.set(key, (g = []));
+      otherName = g.length > 0;
       g.push(node);
+    }
+    if (type === "file" && node.sizeBytes > 0 && !otherName) {
+      node.scanIndex = files++;
+      opts.onFile?.(node, src);
     }
     if (type === "dir") {
       let names: Buffer[];

@@ -55,8 +55,9 @@ export interface TreeNode {
   hardlinkGroup?: number;
   /**
    * A scanned non-empty regular file's place among those of its scan (0, 1,
-   * …, in scan order). Copies keep it (they read the same bytes), so reads
-   * started during the scan are found again from a partition's copy (io/holes.ts).
+   * …, in scan order; a hard-linked file's first name only). Copies keep it
+   * (they read the same bytes), so reads started during the scan are found
+   * again from a partition's copy (io/holes.ts).
    */
   readonly scanIndex?: number;
   /** Extended attributes, sorted by name bytes (full names: "user.x", "security.capability"). */

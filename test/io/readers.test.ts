@@ -7,7 +7,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { mkdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { once } from "node:events";
 import { join } from "node:path";
 import { fileDataRuns } from "../../src/io/holes.js";
@@ -141,11 +141,66 @@ describe("reader threads", () => {
       expect(pool.live()).toEqual([]); // closed at the limit, during the scan
       const files = filesOf(tree.root);
       holes.readDataRuns.prefetch!(files);
-      expect(holes.stats()).toEqual({ files: 700, byHelpers: expect.any(Number) });
-      expect(holes.stats().byHelpers).toBeLessThanOrEqual(512);
+      expect(holes.stats().files).toBe(700);
       const alone = zeroBlockRuns(nodeReadAt);
       for (const f of files) expect(holes.readDataRuns(f)).toEqual(alone(f));
       expect(pool.fallbacks).toBe(0);
+    } finally {
+      holes.close();
+    }
+  });
+
+  it("hole scan: a hard-linked file is read once, by its first name", async () => {
+    const dir = join(t.path, "links");
+    mkdirSync(dir);
+    writeTree(dir, [{ pattern: [1, 0, 1], tail: 5 }]);
+    for (let k = 0; k < 40; k++) linkSync(join(dir, "f0000"), join(dir, `link${k}`));
+    const pool = new ReaderPool(2);
+    const holes = fileDataRuns(pool);
+    try {
+      const tree = scanTree(dir, { onFile: holes.early });
+      holes.readDataRuns.prefetch!(filesOf(tree.root).slice(0, 1));
+      expect(holes.stats().files).toBe(1);
+    } finally {
+      holes.close();
+    }
+  });
+
+  it("hole scan: files the scan found but no partition asks for are not read here", () => {
+    const dir = join(t.path, "unasked");
+    mkdirSync(join(dir, "a"), { recursive: true });
+    mkdirSync(join(dir, "b"));
+    writeTree(join(dir, "a"), Array.from({ length: 100 }, () => ({ pattern: [1], tail: 0 })));
+    writeTree(join(dir, "b"), Array.from({ length: 100 }, () => ({ pattern: [1], tail: 0 })));
+    const pool = new ReaderPool(1);
+    const holes = fileDataRuns(pool);
+    try {
+      const scanned = scanTree(dir, { onFile: holes.early });
+      const part = selectTree(scanned, parseCopyFiles(["/a:/"], "copyFiles"), [], "copyFiles");
+      holes.readDataRuns.prefetch!(filesOf(part.root));
+      expect(holes.stats().files).toBe(200);
+      expect(holes.stats().readHere).toBeLessThanOrEqual(100); // /b's files are skipped, not read
+    } finally {
+      holes.close();
+    }
+  });
+
+  it("hole scan: files the helpers cannot read fail as they do without helpers", async () => {
+    const dir = join(t.path, "gone");
+    mkdirSync(dir);
+    writeTree(dir, Array.from({ length: 1500 }, () => ({ pattern: [1], tail: 1 })));
+    const pool = new ReaderPool(2);
+    await booted(pool);
+    const holes = fileDataRuns(pool);
+    try {
+      const files = filesOf(scanTree(dir).root);
+      rmSync(dir, { recursive: true });
+      holes.readDataRuns.prefetch!(files);
+      expect(holes.stats().byHelpers).toBeGreaterThan(0);
+      for (const f of files) {
+        expect(() => holes.readDataRuns(f)).toThrow(expect.objectContaining({ code: "E_TREE", message: expect.stringMatching(/cannot open for reading: it was removed or renamed after the rootfs was scanned/) }));
+      }
+      expect(pool.fallbacks).toBe(1500);
     } finally {
       holes.close();
     }
