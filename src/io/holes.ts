@@ -203,7 +203,8 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
     return readSync(fd, into, 0, into.length, off);
   });
   const live = () => pool?.live() ?? [];
-  const beat = new Int32Array(new SharedArrayBuffer(4)); // the helpers' reads, counted
+  // [0]: the helpers' reads, counted; [1]: set when nothing more is wanted (a helper stops mid-file).
+  const beat = new Int32Array(new SharedArrayBuffer(8));
   let stalled = false; // a wait gave up: the helpers are gone, nothing more is waited for
   let ids = 0;
   const buf = new Uint8Array(SCAN_CHUNK_BYTES);
@@ -303,7 +304,9 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
     cursor = 0;
     const rest = files.filter((n) => !(n.scanIndex !== undefined && n.scanIndex < earlyCount));
     for (let k = 0; k < rest.length; k += BATCH_FILES) runRound(rest.slice(k, k + BATCH_FILES));
-    // Every file is read: the helpers' memory goes now, not after the rest of planning.
+    // Every file asked for is read: a helper still on a file no partition
+    // takes stops, and the helpers' memory goes now, not after the rest of planning.
+    Atomics.store(beat, 1, 1);
     pool?.close();
   };
 
@@ -316,8 +319,9 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
     },
     close() {
       closeFile();
-      // Files no thread has claimed yet are not read (a plan that failed half-way).
+      // Files no thread has claimed yet are not read, nor the rest of one being read (a plan that failed half-way).
       for (const b of [...earlyBatches, ...rounds]) Atomics.store(b.state, 0, b.files.length);
+      Atomics.store(beat, 1, 1);
       rounds = [];
       earlyBatches.length = 0;
       earlyCount = 0;

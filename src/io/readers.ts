@@ -40,7 +40,13 @@ const WORKER_BODY = `
     const state = new Int32Array(job.state);
     const meta = job.meta;
     const count = meta.length / 3;
-    const beat = new Int32Array(job.beat); // counts reads, so the main thread can tell a long file from a helper gone
+    // [0] counts reads, so the main thread can tell a long file from a helper gone; [1] set: stop.
+    const beat = new Int32Array(job.beat);
+    const read = (fd, into, off) => {
+      if (Atomics.load(beat, 1) !== 0) throw new Error("no longer wanted");
+      Atomics.add(beat, 0, 1);
+      return fs.readSync(fd, into, 0, into.length, off);
+    };
     for (;;) {
       const i = Atomics.add(state, 0, 1);
       if (i >= count) break;
@@ -50,7 +56,7 @@ const WORKER_BODY = `
         const fd = fs.openSync(Buffer.from(job.paths, meta[3 * i], end - meta[3 * i]), "r");
         try {
           const size = meta[3 * i + 2];
-          const r = scanDataRuns((into, off) => (Atomics.add(beat, 0, 1), fs.readSync(fd, into, 0, into.length, off)), meta[3 * i + 1], size, buf, words);
+          const r = scanDataRuns((into, off) => read(fd, into, off), meta[3 * i + 1], size, buf, words);
           if (r && r.length === 1 && r[0][0] === 0 && r[0][1] === Math.ceil(size / 4096)) result = ${RUNS_DENSE};
           else if (r) {
             port.postMessage([job.id, i, r]);

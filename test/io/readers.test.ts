@@ -185,6 +185,29 @@ describe("reader threads", () => {
     }
   });
 
+  it("hole scan: a helper reading a file no partition takes stops when planning has what it asked for", async () => {
+    const dir = join(t.path, "stop");
+    mkdirSync(join(dir, "0big"), { recursive: true });
+    mkdirSync(join(dir, "a"));
+    writeFileSync(join(dir, "0big/blob"), "");
+    truncateSync(join(dir, "0big/blob"), 16 * 2 ** 30); // 16 GiB of holes: read in full, about 20 s
+    writeTree(join(dir, "a"), Array.from({ length: 300 }, () => ({ pattern: [1], tail: 0 })));
+    const pool = new ReaderPool(1);
+    await booted(pool);
+    const holes = fileDataRuns(pool);
+    try {
+      const scanned = scanTree(dir, { onFile: holes.early }); // posts the blob and 255 files during the scan
+      await until(() => holes.stats().byHelpers >= 1, "the helper to take the blob");
+      const part = selectTree(scanned, parseCopyFiles(["/a:/"], "copyFiles"), [], "copyFiles");
+      holes.readDataRuns.prefetch!(filesOf(part.root));
+      const exited = once(pool.helpers[0].worker, "exit");
+      const late = new Promise((r) => setTimeout(() => r("still reading"), 5000));
+      expect(await Promise.race([exited.then(() => "ended"), late])).toBe("ended");
+    } finally {
+      holes.close();
+    }
+  });
+
   it("hole scan: files the helpers cannot read fail as they do without helpers", async () => {
     const dir = join(t.path, "gone");
     mkdirSync(dir);
