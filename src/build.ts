@@ -24,7 +24,8 @@ import type { ImageSink } from "./io/sink.js";
 import { planDisk, type DiskPlan } from "./layout/plan.js";
 import { canonicalJson, parseLayout, type Layout, type OutputFormat } from "./layout/schema.js";
 import { scanRootfs } from "./tree/index.js";
-import type { Tree } from "./tree/types.js";
+import type { Tree, TreeNode } from "./tree/types.js";
+import { parseCopyFiles } from "./tree/select.js";
 import { createSink, StreamOut } from "./outputs.js";
 import type { MachineOptions } from "./ovf/index.js";
 import { DigestSink } from "./io/digest.js";
@@ -113,13 +114,17 @@ export async function buildDisk(opts: BuildOptions): Promise<BuildResult> {
   const layout = isLayout(opts.layout) ? opts.layout : parseLayout(opts.layout);
   const ctx = makeContext(layout, isLayout(opts.layout) ? layoutToJson(layout) : opts.layout, opts.seed, opts.sourceDateEpoch);
   // Reader threads for the ext4 hole scan, started first so they boot while the tree is scanned.
-  const ext4TakesFiles = layout.partitions.some((p) => p.format === "ext4" && (p.copyFiles.length > 0 || isRootType(p.type))); // as planDisk selects
-  const readers = new ReaderPool(opts.rootfs !== undefined && ext4TakesFiles ? readerHelpers(opts.workers) : 0);
+  const readers = new ReaderPool(opts.rootfs !== undefined && ext4Sources(layout).length > 0 ? readerHelpers(opts.workers) : 0);
   const holes = fileDataRuns(readers);
   let scanned: ReturnType<typeof scanRootfs> | undefined;
   try {
-    // The ext4 hole scan reads every file: the helpers start on each as the scan finds it.
-    const onFile = readers.helpers.length > 0 ? holes.early : undefined;
+    // The ext4 hole scan reads every file an ext4 partition takes: the helpers start on each as the scan finds it.
+    const takes = ext4Sources(layout);
+    const onFile = readers.helpers.length === 0 ? undefined
+      : takes.includes("/") ? holes.early
+      : (node: TreeNode, hostPath: Buffer) => {
+          if (takes.some((src) => node.path === src || node.path.startsWith(src + "/"))) holes.early(node, hostPath);
+        };
     scanned = typeof opts.rootfs === "string" ? scanRootfs(opts.rootfs, { ownership: opts.ownership ?? layout.ownership, onWarning: opts.onWarning, onFile }) : undefined;
     let tree = scanned ? scanned.tree : (opts.rootfs as Tree | undefined);
     let ownershipManifestSha256: string | undefined;
@@ -227,6 +232,20 @@ async function buildFromTree(opts: BuildOptions, layout: Layout, ctx: BuildConte
         })),
       });
   }
+}
+
+/**
+ * The rootfs paths ext4 partitions copy from (their copyFiles sources, "/"
+ * for a root partition without copyFiles, as planDisk selects), for the
+ * reader threads to read ahead only what an ext4 partition may take
+ * (excludeFiles are not looked at: an excluded file is read for nothing).
+ */
+function ext4Sources(layout: Layout): string[] {
+  return layout.partitions.flatMap((p, i) =>
+    p.format !== "ext4" ? []
+    : p.copyFiles.length > 0 ? parseCopyFiles(p.copyFiles, `partitions[${i}].copyFiles`).map((c) => c.src)
+    : isRootType(p.type) ? ["/"] : [],
+  );
 }
 
 /**

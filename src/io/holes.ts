@@ -179,8 +179,8 @@ class Batch {
 export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number } = {}): {
   readDataRuns: ReadDataRuns;
   early(node: TreeNode, hostPath: Buffer): void;
-  /** Files handed out so far, how many the helpers took, and how many this thread read (for tests). */
-  stats(): { files: number; byHelpers: number; readHere: number };
+  /** Files handed out so far (of which read early, during the scan), how many the helpers took, and how many this thread read (for tests). */
+  stats(): { files: number; early: number; byHelpers: number; readHere: number };
   close(): void;
 } {
   let openPath: string | Buffer | undefined;
@@ -222,7 +222,9 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
 
   // Early reads: files posted to the helpers while the scan runs.
   const earlyBatches: Batch[] = [];
-  let earlyCount = 0; // files posted or pending; file k (scanIndex k) is file k % EARLY_BATCH_FILES of batch k / EARLY_BATCH_FILES
+  let earlyCount = 0; // files posted or pending; early file k is file k % EARLY_BATCH_FILES of batch k / EARLY_BATCH_FILES
+  let slotOf = new Int32Array(1024).fill(-1); // scanIndex → early file number, -1: not read early
+  const slot = (n: TreeNode): number => (n.scanIndex !== undefined && n.scanIndex < slotOf.length ? slotOf[n.scanIndex] : -1);
   let pendingFiles: TreeNode[] = [];
   const pendingPaths = new PathPack();
   const postEarly = () => {
@@ -234,9 +236,14 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
     pendingFiles = [];
   };
   const early = (node: TreeNode, hostPath: Buffer) => {
-    // Files are told in scan order, so a file's place is its scanIndex; a scan that numbers otherwise is not read early.
-    if (!pool || pool.live().length === 0 || node.scanIndex !== earlyCount) return;
-    earlyCount++;
+    // A file's scanIndex finds its early read again (slotOf); one without, or told twice, is not read early.
+    if (!pool || pool.live().length === 0 || node.scanIndex === undefined || slot(node) >= 0) return;
+    while (node.scanIndex >= slotOf.length) {
+      const bigger = new Int32Array(Math.max(1024, 2 * slotOf.length)).fill(-1);
+      bigger.set(slotOf);
+      slotOf = bigger;
+    }
+    slotOf[node.scanIndex] = earlyCount++;
     pendingFiles.push(node);
     pendingPaths.push(hostPath);
     if (pendingFiles.length === EARLY_BATCH_FILES) postEarly();
@@ -269,7 +276,7 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
   };
 
   const readDataRuns = ((node: TreeNode): DataRuns => {
-    const e = node.scanIndex !== undefined && node.scanIndex < earlyCount ? node.scanIndex : undefined;
+    const e = slot(node) >= 0 ? slot(node) : undefined;
     let tried = false;
     if (e !== undefined) {
       tried = true;
@@ -293,7 +300,7 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
     // partition takes), and waits for the rest.
     postEarly();
     const asked = new Uint8Array(earlyCount);
-    for (const n of files) if (n.scanIndex !== undefined && n.scanIndex < earlyCount) asked[n.scanIndex] = 1;
+    for (const n of files) if (slot(n) >= 0) asked[slot(n)] = 1;
     earlyBatches.forEach((b, k) => b.work(buf, words, (i) => asked[k * EARLY_BATCH_FILES + i] === 1));
     earlyBatches.forEach((b, k) => {
       if (!stalled) stalled = !b.wait(beat, (i) => asked[k * EARLY_BATCH_FILES + i] === 1);
@@ -302,7 +309,7 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
     rounds = [];
     r = 0;
     cursor = 0;
-    const rest = files.filter((n) => !(n.scanIndex !== undefined && n.scanIndex < earlyCount));
+    const rest = files.filter((n) => slot(n) < 0);
     for (let k = 0; k < rest.length; k += BATCH_FILES) runRound(rest.slice(k, k + BATCH_FILES));
     // Every file asked for is read: a helper still on a file no partition
     // takes stops, and the helpers' memory goes now, not after the rest of planning.
@@ -315,7 +322,7 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
     early,
     stats() {
       const all = [...earlyBatches, ...rounds];
-      return { files: all.reduce((a, b) => a + b.files.length, 0), byHelpers: all.reduce((a, b) => a + b.byHelpers(), 0), readHere: all.reduce((a, b) => a + b.readHere, 0) };
+      return { files: all.reduce((a, b) => a + b.files.length, 0), early: earlyCount, byHelpers: all.reduce((a, b) => a + b.byHelpers(), 0), readHere: all.reduce((a, b) => a + b.readHere, 0) };
     },
     close() {
       closeFile();
@@ -325,6 +332,7 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
       rounds = [];
       earlyBatches.length = 0;
       earlyCount = 0;
+      slotOf = new Int32Array(0);
       byId.clear();
       pendingFiles = [];
       pendingPaths.take();

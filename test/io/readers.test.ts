@@ -10,6 +10,7 @@ import fc from "fast-check";
 import { linkSync, mkdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { once } from "node:events";
 import { join } from "node:path";
+import { buildDisk } from "../../src/build.js";
 import { fileDataRuns } from "../../src/io/holes.js";
 import { ReaderPool } from "../../src/io/readers.js";
 import { zeroBlockRuns } from "../../src/ext4/holes.js";
@@ -148,6 +149,51 @@ describe("reader threads", () => {
     } finally {
       holes.close();
     }
+  });
+
+  it("hole scan: only the files told are read early, with gaps in scan order", async () => {
+    const dir = join(t.path, "gaps");
+    for (const d of ["a", "b", "c"]) mkdirSync(join(dir, d), { recursive: true });
+    for (const d of ["a", "b", "c"]) writeTree(join(dir, d), Array.from({ length: 120 }, (_, i) => ({ pattern: [1, i % 2], tail: i })));
+    const pool = new ReaderPool(2);
+    await booted(pool);
+    const holes = fileDataRuns(pool);
+    try {
+      // As a build tells them: only files under the ext4 partitions' sources (/a and /c).
+      const scanned = scanTree(dir, { onFile: (n, p) => (n.path.startsWith("/b/") ? undefined : holes.early(n, p)) });
+      const part = selectTree(scanned, parseCopyFiles(["/a:/a", "/c:/c"], "copyFiles"), [], "copyFiles");
+      const files = filesOf(part.root);
+      holes.readDataRuns.prefetch!(files);
+      expect(holes.stats()).toMatchObject({ files: 240, early: 240 }); // all found among the early reads: no prefetch round
+      const alone = zeroBlockRuns(nodeReadAt);
+      for (const f of files) expect(holes.readDataRuns(f)).toEqual(alone(f));
+      expect(pool.fallbacks).toBe(0);
+    } finally {
+      holes.close();
+    }
+  });
+
+  it("a build whose ext4 partition copies from a subdirectory: the same image with and without reader threads", async () => {
+    const dir = join(t.path, "build");
+    for (const d of ["esp/EFI", "root/etc", "root/var"]) mkdirSync(join(dir, d), { recursive: true });
+    writeFileSync(join(dir, "esp/EFI/x.efi"), Buffer.alloc(70_000, 3));
+    writeTree(join(dir, "root/var"), Array.from({ length: 300 }, (_, i) => ({ pattern: [1, i % 3 ? 0 : 1, 1], tail: i })));
+    writeFileSync(join(dir, "root/etc/hostname"), "x\n");
+    const layout = {
+      seed: "0e9a6fe0-68f6-408c-bbeb-136054d20445",
+      sourceDateEpoch: 1662046009,
+      partitions: [
+        { type: "esp", format: "vfat", size: "40M", copyFiles: ["/esp:/"] },
+        { type: "root", format: "ext4", size: "64M", copyFiles: ["/root:/"] },
+      ],
+    };
+    const shas: string[] = [];
+    for (const workers of [1, 2]) {
+      const out = join(t.path, `w${workers}.img`);
+      const r = await buildDisk({ layout, rootfs: dir, outputs: [{ format: "raw", path: out }], workers, hashOutputs: true });
+      shas.push(r.outputs[0].sha256!);
+    }
+    expect(shas[1]).toBe(shas[0]);
   });
 
   it("hole scan: a hard-linked file is read once, by its first name", async () => {
