@@ -294,7 +294,8 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
     if (pool && tried) pool.fallbacks++;
     return inline(node); // not read ahead, or failed: read here (and throw here)
   }) as ReadDataRuns;
-  readDataRuns.prefetch = (files) => {
+  // Without helpers there is nothing to share: the planner's files are read one by one as it asks.
+  if (pool && pool.helpers.length > 0) readDataRuns.prefetch = (files) => {
     // The early batches: this thread finishes what the helpers have not
     // started, of the files asked for (the scan also found files no ext4
     // partition takes), and waits for the rest.
@@ -309,8 +310,12 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
     rounds = [];
     r = 0;
     cursor = 0;
-    const rest = files.filter((n) => slot(n) < 0);
-    for (let k = 0; k < rest.length; k += BATCH_FILES) runRound(rest.slice(k, k + BATCH_FILES));
+    // The rest in rounds on every thread; with no helper left, each is read when the planner
+    // asks, as without threads (rounds would only hold their tables for nothing).
+    if (live().length > 0) {
+      const rest = files.filter((n) => slot(n) < 0);
+      for (let k = 0; k < rest.length; k += BATCH_FILES) runRound(rest.slice(k, k + BATCH_FILES));
+    }
     // Every file asked for is read: a helper still on a file no partition
     // takes stops, and the helpers' memory goes now, not after the rest of planning.
     Atomics.store(beat, 1, 1);
