@@ -114,12 +114,12 @@ export async function buildDisk(opts: BuildOptions): Promise<BuildResult> {
   const layout = isLayout(opts.layout) ? opts.layout : parseLayout(opts.layout);
   const ctx = makeContext(layout, isLayout(opts.layout) ? layoutToJson(layout) : opts.layout, opts.seed, opts.sourceDateEpoch);
   // Reader threads for the ext4 hole scan, started first so they boot while the tree is scanned.
-  const readers = new ReaderPool(opts.rootfs !== undefined && ext4Sources(layout).length > 0 ? readerHelpers(opts.workers) : 0);
+  const takes = ext4Sources(layout);
+  const readers = new ReaderPool(opts.rootfs !== undefined && takes.length > 0 ? readerHelpers(opts.workers) : 0);
   const holes = fileDataRuns(readers);
   let scanned: ReturnType<typeof scanRootfs> | undefined;
   try {
     // The ext4 hole scan reads every file an ext4 partition takes: the helpers start on each as the scan finds it.
-    const takes = ext4Sources(layout);
     const onFile = readers.helpers.length === 0 ? undefined
       : takes.includes("/") ? holes.early
       : (node: TreeNode, hostPath: Buffer) => {

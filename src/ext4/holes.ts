@@ -66,6 +66,14 @@ export function scanDataRuns(read: (into: Uint8Array, fileOffsetBytes: number) =
   return runs;
 }
 
+/**
+ * Whether `runs` is the dense case: one run over all of a `sizeBytes` file.
+ * Self-contained, like scanDataRuns: reader threads run it from its source text.
+ */
+export function isDenseRuns(runs: ReadonlyArray<readonly [number, number]>, sizeBytes: number): boolean {
+  return runs.length === 1 && runs[0][0] === 0 && runs[0][1] === Math.ceil(sizeBytes / 4096);
+}
+
 export function zeroBlockRuns(readAt: ReadAt): ReadDataRuns {
   const buf = new Uint8Array(SCAN_CHUNK_BYTES);
   const words = new Uint32Array(buf.buffer);

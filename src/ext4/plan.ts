@@ -34,6 +34,7 @@ import {
 import { DirectoryPlan, validateName, type DirEntry } from "./dir.js";
 import { ExtentTree, extentTreeBlockCount, pushExtents, type FileExtent } from "./extent.js";
 import { BlockAllocator, OutOfSpace, planGeometry, type Geometry } from "./geometry.js";
+import { isDenseRuns } from "./holes.js";
 import { defaultJournalBlocks, JOURNAL_STEP_BLOCKS } from "./journal.js";
 import { encodeIbody, splitXattrs, toDiskXattrs, xattrBlockKey, XATTR_REFCOUNT_MAX, type DiskXattr } from "./xattr.js";
 
@@ -244,7 +245,7 @@ export function analyzeTree(tree: Tree, hashSeed: Uint32Array, signedHash: boole
         checkRuns(runs, nblocks, n.path);
         inf.dataBlocks = runs.reduce((a, r) => a + r[1], 0);
         // One run covering the whole file is the dense case: keep no array.
-        if (!(runs.length === 1 && runs[0][0] === 0 && runs[0][1] === nblocks)) inf.sparseRuns = runs;
+        if (!isDenseRuns(runs, n.sizeBytes)) inf.sparseRuns = runs;
       }
       dataBlocks += inf.dataBlocks;
     } else if (inf.type === "symlink" && inf.node!.linkTarget!.length > FAST_SYMLINK_MAX_BYTES) {

@@ -19,7 +19,7 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { receiveMessageOnPort } from "node:worker_threads";
 import { openFailure } from "./filekind.js";
 import { RUNS_DENSE, RUNS_FAILED, RUNS_PENDING, RUNS_SPARSE, type Helper, type ReaderPool } from "./readers.js";
-import { scanDataRuns, SCAN_CHUNK_BYTES, zeroBlockRuns } from "../ext4/holes.js";
+import { isDenseRuns, scanDataRuns, SCAN_CHUNK_BYTES, zeroBlockRuns } from "../ext4/holes.js";
 import type { DataRuns, ReadDataRuns } from "../ext4/index.js";
 import type { TreeNode } from "../tree/types.js";
 
@@ -49,10 +49,6 @@ class PathPack {
   private buf = Buffer.allocUnsafeSlow(64 << 10);
   private used = 0;
   private starts: number[] = [];
-
-  get count(): number {
-    return this.starts.length;
-  }
 
   push(path: Uint8Array): void {
     if (this.used + path.length > this.buf.length) {
@@ -122,7 +118,7 @@ class Batch {
         f = openSync(n.sourcePath, "r");
         const size = n.sizeBytes;
         const runs = scanDataRuns((into, off) => readSync(f, into, 0, into.length, off), n.contentOffsetBytes ?? 0, size, buf, words);
-        if (runs && isDense(runs, size)) result = RUNS_DENSE;
+        if (runs && isDenseRuns(runs, size)) result = RUNS_DENSE;
         else if (runs) {
           this.sparse.set(i, runs.slice());
           result = RUNS_SPARSE;
@@ -136,7 +132,6 @@ class Batch {
     }
   }
 
-  /** Waits for the files the helpers claimed. */
   /**
    * Waits for the files the helpers claimed (of those `wanted`). A helper
    * counts every read in `beat`: the wait goes on while any helper makes
@@ -237,7 +232,7 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
   };
   const early = (node: TreeNode, hostPath: Buffer) => {
     // A file's scanIndex finds its early read again (slotOf); one without, or told twice, is not read early.
-    if (!pool || pool.live().length === 0 || node.scanIndex === undefined || slot(node) >= 0) return;
+    if (!pool || !pool.anyLive() || node.scanIndex === undefined || slot(node) >= 0) return;
     while (node.scanIndex >= slotOf.length) {
       const bigger = new Int32Array(Math.max(1024, 2 * slotOf.length)).fill(-1);
       bigger.set(slotOf);
@@ -297,8 +292,8 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
   // Without helpers there is nothing to share: the planner's files are read one by one as it asks.
   if (pool && pool.helpers.length > 0) readDataRuns.prefetch = (files) => {
     // The early batches: this thread finishes what the helpers have not
-    // started, of the files asked for (the scan also found files no ext4
-    // partition takes), and waits for the rest.
+    // started, of the files asked for (not those excludeFiles drops), and
+    // waits for the rest.
     postEarly();
     const asked = new Uint8Array(earlyCount);
     for (const n of files) if (slot(n) >= 0) asked[slot(n)] = 1;
@@ -343,8 +338,4 @@ export function fileDataRuns(pool?: ReaderPool, opts: { earlyMaxFiles?: number }
       pendingPaths.take();
     },
   };
-}
-
-function isDense(runs: DataRuns, sizeBytes: number): boolean {
-  return runs.length === 1 && runs[0][0] === 0 && runs[0][1] === Math.ceil(sizeBytes / 4096);
 }

@@ -13,13 +13,13 @@
  *
  * The worker body is a script string (`eval: true`), as in deflate-pool.ts,
  * so it works the same from the TypeScript sources, from dist/ and from the
- * bundled CLI. Its hole scan is ext4/holes.ts's scanDataRuns, spliced in as
- * source text. Workers are unref'd (an abandoned pool never keeps the
+ * bundled CLI. Its hole scan is ext4/holes.ts's scanDataRuns and isDenseRuns,
+ * spliced in as source text. Workers are unref'd (an abandoned pool never keeps the
  * process alive) and boot in the background while the tree is scanned.
  */
 import { availableParallelism } from "node:os";
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
-import { scanDataRuns, SCAN_CHUNK_BYTES } from "../ext4/holes.js";
+import { isDenseRuns, scanDataRuns, SCAN_CHUNK_BYTES } from "../ext4/holes.js";
 import { defaultWorkers } from "./workers.js";
 
 /** Per-file states of a "runs" job (index 1 + i of its state array; index 0 is the counter). */
@@ -33,6 +33,7 @@ const WORKER_BODY = `
   const { parentPort, workerData } = await import("node:worker_threads");
   const fs = await import("node:fs");
   const scanDataRuns = (${scanDataRuns.toString()});
+  const isDenseRuns = (${isDenseRuns.toString()});
   const port = workerData.port;
   const buf = new Uint8Array(${SCAN_CHUNK_BYTES});
   const words = new Uint32Array(buf.buffer);
@@ -57,7 +58,7 @@ const WORKER_BODY = `
         try {
           const size = meta[3 * i + 2];
           const r = scanDataRuns((into, off) => read(fd, into, off), meta[3 * i + 1], size, buf, words);
-          if (r && r.length === 1 && r[0][0] === 0 && r[0][1] === Math.ceil(size / 4096)) result = ${RUNS_DENSE};
+          if (r && isDenseRuns(r, size)) result = ${RUNS_DENSE};
           else if (r) {
             port.postMessage([job.id, i, r]);
             result = ${RUNS_SPARSE};
@@ -112,6 +113,11 @@ export class ReaderPool {
   /** The helpers that can take jobs: none once the pool is closed. */
   live(): Helper[] {
     return this.closed ? [] : this.helpers.filter((h) => !h.dead);
+  }
+
+  /** Whether any helper can take jobs (live() without building the list, for per-file checks). */
+  anyLive(): boolean {
+    return !this.closed && this.helpers.some((h) => !h.dead);
   }
 
   /** Lets each helper finish the jobs it was given and end; the pool takes no more. */
