@@ -11,7 +11,8 @@
 //   esp:     an ESP-like tree: a 12 MiB and a 48 MiB blob (kernel and initrd
 //            stand-ins, fixed pseudo-random content) plus 300 small files
 //   small:   200 000 small files (generated, fixed content)
-// Usage: node bench/run.mjs [--rounds N] [--only ext4,large,fat32,e2e,qcow2,scale]
+//   e2e-root, e2e-large: esp/ and root/ (minbase or large) for whole disks
+// Usage: node bench/run.mjs [--rounds N] [--only ext4,large,fat32,e2e,qcow2,e2e-large,qcow2-large,scale]
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, tmpdir, release } from "node:os";
@@ -195,31 +196,35 @@ try {
     ], rounds, clean);
     out.push(table(`FAT32: ESP-like tree (${listFiles(esp).length} files, ${treeMiB(esp)} MiB), 512 MiB filesystem`, res, "mkfs.vfat + mcopy"));
   }
-  if (want("e2e") || want("qcow2")) {
-    // One disk: ESP from the esp tree, root from minbase.
-    const stage = join(cache, "e2e-root");
+  // Whole disks: an ESP from the esp tree and a root from minbase ("e2e",
+  // "qcow2"), then the same with the large tree ("e2e-large", "qcow2-large").
+  const disk = (key, title, rootTree, rootMiB) => {
+    const e2e = want(key === "minbase" ? "e2e" : "e2e-large");
+    const conv = want(key === "minbase" ? "qcow2" : "qcow2-large");
+    if (!e2e && !conv) return;
+    const stage = join(cache, key === "minbase" ? "e2e-root" : "e2e-large");
     if (!existsSync(join(stage, ".done"))) {
       rmSync(stage, { recursive: true, force: true });
       mkdirSync(stage);
-      sh(`cp -a ${prepareMinbase()} ${stage}/root && cp -a ${prepareEsp()} ${stage}/esp && touch ${stage}/.done`);
+      sh(`cp -a ${rootTree()} ${stage}/root && cp -a ${prepareEsp()} ${stage}/esp && touch ${stage}/.done`);
     }
     const parts = [
       { type: "esp", format: "vfat", size: "512M", copyFiles: ["/esp:/"] },
-      { type: "root", format: "ext4", size: "1G", copyFiles: ["/root:/"] },
+      { type: "root", format: "ext4", size: `${rootMiB}M`, copyFiles: ["/root:/"] },
     ];
-    const L = layout(join(work, "disk.json"), parts);
+    const L = layout(join(work, `disk-${key}.json`), parts);
     const cPipeline = (fmt) =>
       [
-        `truncate -s $((1069056 + 512*1048576 + 1024*1048576)) ${work}/c.img`,
-        `printf 'label: gpt\\nstart=2048, size=1048576, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\\nsize=2097152, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709\\n' | sfdisk -q ${work}/c.img`,
+        `truncate -s $((1069056 + 512*1048576 + ${rootMiB}*1048576)) ${work}/c.img`,
+        `printf 'label: gpt\\nstart=2048, size=1048576, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\\nsize=${rootMiB * 2048}, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709\\n' | sfdisk -q ${work}/c.img`,
         `mkfs.vfat -F 32 -i 12345678 -C ${work}/esp.out 524288 >/dev/null`,
         `MTOOLS_SKIP_CHECK=1 mcopy -i ${work}/esp.out -s -p -Q -m ${stage}/esp/* ::/`,
-        `mke2fs -q -F -t ext4 -b 4096 -d ${stage}/root ${work}/root.out 1G`,
+        `mke2fs -q -F -t ext4 -b 4096 -d ${stage}/root ${work}/root.out ${rootMiB}M`,
         `dd if=${work}/esp.out of=${work}/c.img bs=1M seek=1 conv=notrunc,sparse status=none`,
         `dd if=${work}/root.out of=${work}/c.img bs=1M seek=513 conv=notrunc,sparse status=none`,
         ...(fmt === "qcow2" ? [`qemu-img convert -f raw -O qcow2 ${work}/c.img ${work}/c.qcow2`] : []),
       ].join(" && ");
-    if (want("e2e")) {
+    if (e2e) {
       const res = race([
         floor(stage),
         { name: "mkdisk raw", cmd: `node ${cli} --rootfs ${stage} --layout ${L} -o ${work}/m.img` },
@@ -227,9 +232,9 @@ try {
         { name: "mkdisk qcow2", cmd: `node ${cli} --rootfs ${stage} --layout ${L} --format qcow2 -o ${work}/m.qcow2` },
         { name: "C pipeline qcow2", cmd: cPipeline("qcow2") },
       ], rounds, clean);
-      out.push(table(`end to end: ESP + minbase root (${treeMiB(stage)} MiB), raw and qcow2`, res, "C pipeline raw"));
+      out.push(table(`end to end: ESP + ${title} root (${treeMiB(stage)} MiB, ${listFiles(stage).length} files), raw and qcow2`, res, "C pipeline raw"));
     }
-    if (want("qcow2")) {
+    if (conv) {
       sh(`node ${cli} --rootfs ${stage} --layout ${L} -o ${work}/src.raw --force`);
       const res = race([
         { name: "cp --sparse (copy floor)", cmd: `cp --sparse=always ${work}/src.raw ${work}/floor.out` },
@@ -240,10 +245,13 @@ try {
         { name: "qemu-img convert vmdk", cmd: `qemu-img convert -f raw -O vmdk -o subformat=streamOptimized ${work}/src.raw ${work}/q.vmdk` },
         { name: "mkdisk convert vmdk", cmd: `node ${cli} convert ${work}/src.raw -O vmdk ${work}/m.vmdk` },
       ], Math.max(1, Math.min(rounds, 3)), clean);
-      out.push(table(`image formats: converting the end-to-end raw disk`, res, "qemu-img convert qcow2"));
+      rmSync(join(work, "src.raw"));
+      out.push(table(`image formats: converting the end-to-end raw disk (ESP + ${title} root)`, res, "qemu-img convert qcow2"));
     }
-  }
-  if (existsSync(join(cache, "large.packages")) && (want("large") || want("scale"))) {
+  };
+  disk("minbase", "minbase", prepareMinbase, 1024);
+  disk("large", "large-tree", prepareLarge, 2048);
+  if (existsSync(join(cache, "large.packages")) && (want("large") || want("scale") || want("e2e-large") || want("qcow2-large"))) {
     out.push(`The large tree's packages: ${readFileSync(join(cache, "large.packages"), "utf8").trim().split("\n").join(", ")}.\n`);
   }
   const text = out.join("\n");
