@@ -30,7 +30,6 @@
  */
 import { defineStruct } from "../bin/struct.js";
 import { fail } from "../bin/errors.js";
-import { compareBytes } from "../bin/text.js";
 import { crc32cRaw } from "./csum.js";
 import { halfMd4HashInto } from "./hash.js";
 import { BLOCK_BYTES, DX_HASH_HALF_MD4, FT_DIR } from "./constants.js";
@@ -69,12 +68,6 @@ const NODE_COUNT_OFFSET = 0x08;
 export const DX_ROOT_LIMIT = (BLOCK_BYTES - ROOT_COUNT_OFFSET - 8) / 8; // 507
 export const DX_NODE_LIMIT = (BLOCK_BYTES - NODE_COUNT_OFFSET - 8) / 8; // 510
 
-export interface DirEntry {
-  name: Uint8Array;
-  ino: number;
-  fileType: number;
-}
-
 /** On-disk size of an entry with an n-byte name: 8 + n rounded up to 4. */
 export const entryBytes = (nameLen: number) => (8 + nameLen + 3) & ~3;
 
@@ -102,22 +95,26 @@ function putTail(out: Uint8Array, inodeSeed: number): void {
 const DOT = Uint8Array.of(0x2e);
 const DOTDOT = Uint8Array.of(0x2e, 0x2e);
 
-/** A leaf/linear block from entries [from, to); `dots` puts "." and ".." first. */
 /**
- * Entries of a directory in block order, as parallel arrays (one object per
- * directory, not per entry): name i is names[nameEnd[i - 1] .. nameEnd[i]).
+ * A directory's entries as parallel arrays, one object per directory and none
+ * per entry (a directory of a million names would otherwise make a million
+ * short-lived objects, which outlive young collections while the directory
+ * is hashed and inflate the heap): name i is names[nameEnd[i - 1] ..
+ * nameEnd[i]), the first name starting at 0.
  */
-interface SortedEntries {
+export interface DirEntries {
   readonly count: number;
   readonly names: Uint8Array;
   readonly nameEnd: Uint32Array;
   readonly inos: Uint32Array;
+  /** ext4 file types (FT_*). */
   readonly types: Uint8Array;
 }
 
-const nameStart = (e: SortedEntries, i: number) => (i === 0 ? 0 : e.nameEnd[i - 1]);
+const nameStart = (e: DirEntries, i: number) => (i === 0 ? 0 : e.nameEnd[i - 1]);
 
-function leafBlock(e: SortedEntries, from: number, to: number, inodeSeed: number, dots?: { self: number; parent: number }): Uint8Array {
+/** A leaf/linear block from entries [from, to); `dots` puts "." and ".." first. */
+function leafBlock(e: DirEntries, from: number, to: number, inodeSeed: number, dots?: { self: number; parent: number }): Uint8Array {
   const out = new Uint8Array(BLOCK_BYTES);
   const count = (dots ? 2 : 0) + (to - from);
   if (count === 0) {
@@ -149,7 +146,7 @@ function leafBlock(e: SortedEntries, from: number, to: number, inodeSeed: number
 }
 
 /** Greedy packing: returns the start index of each block; block 0 reserves `firstBlockUsed` bytes. */
-function pack(e: SortedEntries, firstBlockUsed: number): number[] {
+function pack(e: DirEntries, firstBlockUsed: number): number[] {
   const starts = [0];
   let used = firstBlockUsed;
   for (let i = 0; i < e.count; i++) {
@@ -171,24 +168,38 @@ export function validateName(name: Uint8Array, where: string): void {
   }
 }
 
-/** The entries as parallel arrays, in `order` (indices into entries) when given. */
-function soa(entries: readonly DirEntry[], order?: Uint32Array): SortedEntries {
-  const n = entries.length;
-  let bytes = 0;
-  for (let i = 0; i < n; i++) bytes += entries[i].name.length;
-  const names = new Uint8Array(bytes);
+/** The entries in `order` (indices into e). */
+function permute(e: DirEntries, order: Uint32Array): DirEntries {
+  const n = e.count;
+  const names = new Uint8Array(e.names.length);
   const nameEnd = new Uint32Array(n);
   const inos = new Uint32Array(n);
   const types = new Uint8Array(n);
   let at = 0;
   for (let k = 0; k < n; k++) {
-    const e = entries[order ? order[k] : k];
-    names.set(e.name, at);
-    nameEnd[k] = at += e.name.length;
-    inos[k] = e.ino;
-    types[k] = e.fileType;
+    const i = order[k];
+    const a = nameStart(e, i);
+    const b = e.nameEnd[i];
+    names.set(e.names.subarray(a, b), at);
+    nameEnd[k] = at += b - a;
+    inos[k] = e.inos[i];
+    types[k] = e.types[i];
   }
   return { count: n, names, nameEnd, inos, types };
+}
+
+/** Byte order of names i and j of e. */
+function compareNames(e: DirEntries, i: number, j: number): number {
+  const a = nameStart(e, i);
+  const b = nameStart(e, j);
+  const la = e.nameEnd[i] - a;
+  const lb = e.nameEnd[j] - b;
+  const n = Math.min(la, lb);
+  for (let k = 0; k < n; k++) {
+    const d = e.names[a + k] - e.names[b + k];
+    if (d !== 0) return d;
+  }
+  return la - lb;
 }
 
 /**
@@ -198,7 +209,7 @@ function soa(entries: readonly DirEntry[], order?: Uint32Array): SortedEntries {
 export class DirectoryPlan {
   readonly blockCount: number;
   readonly indexed: boolean;
-  private readonly sorted: SortedEntries;
+  private readonly sorted: DirEntries;
   private readonly hashes: Uint32Array; // major hash per sorted entry (indexed only)
   private readonly leafStarts: number[];
   private readonly nodeCount: number; // dx_node blocks (two-level trees)
@@ -210,16 +221,18 @@ export class DirectoryPlan {
   constructor(
     readonly selfIno: number,
     readonly parentIno: number,
-    entries: readonly DirEntry[],
+    entries: DirEntries,
     hashSeed: Uint32Array,
     signedHash: boolean,
     where: string,
     minBlocks = 1,
   ) {
-    const linearBytes = 24 + entries.reduce((a, e) => a + entryBytes(e.name.length), 0);
+    const n = entries.count;
+    let linearBytes = 24;
+    for (let i = 0; i < n && linearBytes <= LEAF_SPACE; i++) linearBytes += entryBytes(entries.nameEnd[i] - nameStart(entries, i));
     if (linearBytes <= LEAF_SPACE) {
       this.indexed = false;
-      this.sorted = soa(entries);
+      this.sorted = entries;
       this.hashes = new Uint32Array(0);
       this.leafStarts = [0];
       this.nodeCount = 0;
@@ -229,9 +242,8 @@ export class DirectoryPlan {
     this.indexed = true;
     // Hash order: major, then minor, then name bytes. Hashes go into one
     // typed array and an index permutation is sorted: no object per entry.
-    const n = entries.length;
     const hv = new Uint32Array(2 * n);
-    for (let i = 0; i < n; i++) halfMd4HashInto(entries[i].name, hashSeed, signedHash, hv, 2 * i);
+    for (let i = 0; i < n; i++) halfMd4HashInto(entries.names, hashSeed, signedHash, hv, 2 * i, nameStart(entries, i), entries.nameEnd[i]);
     const order = new Uint32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
     order.sort((x, y) => {
@@ -239,9 +251,9 @@ export class DirectoryPlan {
       if (a !== b) return a < b ? -1 : 1;
       const am = hv[2 * x + 1], bm = hv[2 * y + 1];
       if (am !== bm) return am < bm ? -1 : 1;
-      return compareBytes(entries[x].name, entries[y].name);
+      return compareNames(entries, x, y);
     });
-    this.sorted = soa(entries, order);
+    this.sorted = permute(entries, order);
     this.hashes = new Uint32Array(n);
     for (let k = 0; k < n; k++) this.hashes[k] = hv[2 * order[k]];
     this.leafStarts = pack(this.sorted, 0);
@@ -250,7 +262,7 @@ export class DirectoryPlan {
     else {
       this.nodeCount = Math.ceil(leaves / DX_NODE_LIMIT);
       if (this.nodeCount > DX_ROOT_LIMIT) {
-        fail("E_UNSUPPORTED", `directory has ${entries.length} entries needing ${leaves} blocks; more than ${DX_ROOT_LIMIT * DX_NODE_LIMIT} needs the largedir feature, which mkdisk does not enable`, where);
+        fail("E_UNSUPPORTED", `directory has ${n} entries needing ${leaves} blocks; more than ${DX_ROOT_LIMIT * DX_NODE_LIMIT} needs the largedir feature, which mkdisk does not enable`, where);
       }
     }
     this.blockCount = 1 + this.nodeCount + leaves;

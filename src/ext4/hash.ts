@@ -99,15 +99,16 @@ const STATE = new Int32Array(4);
 const WORDS = new Int32Array(8);
 
 /**
- * Writes the hash of `name` as out[at] = major, out[at + 1] = minor, with no
- * allocation (directories hash every name they index).
+ * Writes the hash of the name name[from, to) (the whole array by default) as
+ * out[at] = major, out[at + 1] = minor, with no allocation (directories hash
+ * every name they index, from one packed array of names).
  */
-export function halfMd4HashInto(name: Uint8Array, seedWords: Uint32Array, signedChars: boolean, out: Uint32Array, at: number): void {
+export function halfMd4HashInto(name: Uint8Array, seedWords: Uint32Array, signedChars: boolean, out: Uint32Array, at: number, from = 0, to = name.length): void {
   const seeded = seedWords[0] | seedWords[1] | seedWords[2] | seedWords[3];
   if (seeded) for (let i = 0; i < 4; i++) STATE[i] = seedWords[i];
   else STATE.set(MD4_INIT);
-  let len = name.length;
-  let p = 0;
+  let len = to - from;
+  let p = from;
   // The kernel loops while len > 0; an empty name is never hashed (no such entry exists).
   while (len > 0) {
     str2hashbuf(name, p, len, WORDS, 8, signedChars);

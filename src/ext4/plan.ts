@@ -31,7 +31,7 @@ import {
   LOST_FOUND_INO,
   SYMLINK_MAX_BYTES,
 } from "./constants.js";
-import { DirectoryPlan, validateName, type DirEntry } from "./dir.js";
+import { DirectoryPlan, validateName } from "./dir.js";
 import { ExtentTree, extentTreeBlockCount, pushExtents, type FileExtent } from "./extent.js";
 import { BlockAllocator, OutOfSpace, planGeometry, type Geometry } from "./geometry.js";
 import { isDenseRuns } from "./holes.js";
@@ -151,7 +151,9 @@ export function analyzeTree(tree: Tree, hashSeed: Uint32Array, signedHash: boole
   const lpfNode = root.children?.find((c) => compareBytes(c.name, LOST_FOUND_NAME) === 0);
   if (lpfNode && lpfNode.type !== "dir") fail("E_TREE", `/lost+found must be a directory (e2fsck needs it), found a ${lpfNode.type}`, lpfNode.path);
 
-  const inoOf = new Map<TreeNode, number>();
+  // Each directory's children's inode numbers, in child order (directories
+  // only: no map entry per file), dropped as each directory is planned.
+  const childInos = new Map<TreeNode, Uint32Array>();
   const groupIno = new Map<number, number>();
   const inodes: Array<InodeInfo | undefined> = [];
   let next = EXT4_FIRST_INO + 1;
@@ -162,70 +164,109 @@ export function analyzeTree(tree: Tree, hashSeed: Uint32Array, signedHash: boole
     return i;
   };
 
-  // Pass 1: numbers, depth-first in byte order (explicit stack: trees may be deep).
+  // Pass 1: numbers, depth-first in byte order (explicit stack: trees may be
+  // deep; each entry is a node, the parent's childInos and the node's index there).
   info(EXT4_ROOT_INO, root);
-  inoOf.set(root, EXT4_ROOT_INO);
   info(LOST_FOUND_INO, lpfNode);
-  if (lpfNode) inoOf.set(lpfNode, LOST_FOUND_INO);
   const stack: TreeNode[] = [root];
+  const stackSlots: Uint32Array[] = [new Uint32Array(1)];
+  const stackAt: number[] = [0];
   while (stack.length) {
     const n = stack.pop()!;
+    const slots = stackSlots.pop()!;
+    const at = stackAt.pop()!;
     validateNode(n);
-    if (n !== root && n !== lpfNode) {
-      if (n.hardlinkGroup !== undefined && n.type !== "dir") {
-        const g = groupIno.get(n.hardlinkGroup);
-        if (g !== undefined) {
-          inoOf.set(n, g);
-          const gi = inodes[g]!;
-          if (gi.type !== n.type) fail("E_TREE", `hard-link group ${n.hardlinkGroup} mixes ${gi.type} and ${n.type}`, n.path);
-          if (gi.links === EXT4_LINK_MAX) {
-            fail("E_TREE", `more than ${EXT4_LINK_MAX} hard links to ${gi.node!.path}, the most ext4 allows a file (EXT4_LINK_MAX); make some of them copies or symlinks`, n.path);
-          }
-          gi.links++;
-        } else {
-          groupIno.set(n.hardlinkGroup, next);
-          inoOf.set(n, next);
-          info(next++, n);
+    let ino: number;
+    if (n === root) ino = EXT4_ROOT_INO;
+    else if (n === lpfNode) ino = LOST_FOUND_INO;
+    else if (n.hardlinkGroup !== undefined && n.type !== "dir") {
+      const g = groupIno.get(n.hardlinkGroup);
+      if (g !== undefined) {
+        ino = g;
+        const gi = inodes[g]!;
+        if (gi.type !== n.type) fail("E_TREE", `hard-link group ${n.hardlinkGroup} mixes ${gi.type} and ${n.type}`, n.path);
+        if (gi.links === EXT4_LINK_MAX) {
+          fail("E_TREE", `more than ${EXT4_LINK_MAX} hard links to ${gi.node!.path}, the most ext4 allows a file (EXT4_LINK_MAX); make some of them copies or symlinks`, n.path);
         }
+        gi.links++;
       } else {
-        inoOf.set(n, next);
+        groupIno.set(n.hardlinkGroup, next);
+        ino = next;
         info(next++, n);
       }
+    } else {
+      ino = next;
+      info(next++, n);
     }
-    if (n.children) for (let k = n.children.length - 1; k >= 0; k--) stack.push(n.children[k]);
+    slots[at] = ino;
+    if (n.children) {
+      const mine = new Uint32Array(n.children.length);
+      childInos.set(n, mine);
+      for (let k = n.children.length - 1; k >= 0; k--) {
+        stack.push(n.children[k]);
+        stackSlots.push(mine);
+        stackAt.push(k);
+      }
+    }
   }
   const lastIno = next - 1;
 
   // Pass 2: directories (entries, link counts) and data demand.
   let dataBlocks = 0;
-  const dirOf = (ino: number, node: TreeNode | undefined, parentIno: number, children: readonly TreeNode[], path: string) => {
-    const entries: DirEntry[] = children.map((c) => {
-      const name = c.name; // a scanned node makes a view on each read
-      validateName(name, c.path);
-      return { name, ino: inoOf.get(c)!, fileType: fileType(c.type) };
-    });
-    const isRoot = ino === EXT4_ROOT_INO;
-    if (isRoot && !lpfNode) {
-      entries.push({ name: LOST_FOUND_NAME, ino: LOST_FOUND_INO, fileType: FT_DIR });
-      entries.sort((a, b) => compareBytes(a.name, b.name));
+  const dirOf = (ino: number, parentIno: number, children: readonly TreeNode[], inos: Uint32Array, path: string, minBlocks: number) => {
+    // mkdisk's own lost+found goes in its byte-order place among the root's names.
+    let lpfAt = -1;
+    if (ino === EXT4_ROOT_INO && !lpfNode) {
+      lpfAt = 0;
+      while (lpfAt < children.length && compareBytes(children[lpfAt].name, LOST_FOUND_NAME) < 0) lpfAt++;
     }
-    const subdirs = entries.filter((e) => e.fileType === FT_DIR).length;
+    const count = children.length + (lpfAt >= 0 ? 1 : 0);
+    const childAt = (i: number) => (lpfAt < 0 || i < lpfAt ? i : i === lpfAt ? -1 : i - 1);
+    const nameEnd = new Uint32Array(count);
+    const entryInos = new Uint32Array(count);
+    const types = new Uint8Array(count);
+    let bytes = 0;
+    let subdirs = 0;
+    for (let i = 0; i < count; i++) {
+      const k = childAt(i);
+      if (k < 0) {
+        bytes += LOST_FOUND_NAME.length;
+        entryInos[i] = LOST_FOUND_INO;
+        types[i] = FT_DIR;
+      } else {
+        const c = children[k];
+        const name = c.name; // a scanned node makes a view on each read
+        validateName(name, c.path);
+        bytes += name.length;
+        entryInos[i] = inos[k];
+        types[i] = fileType(c.type);
+      }
+      nameEnd[i] = bytes;
+      if (types[i] === FT_DIR) subdirs++;
+    }
+    const names = new Uint8Array(bytes);
+    for (let i = 0; i < count; i++) {
+      const k = childAt(i);
+      names.set(k < 0 ? LOST_FOUND_NAME : children[k].name, i === 0 ? 0 : nameEnd[i - 1]);
+    }
     const inf = inodes[ino]!;
     inf.links = 2 + subdirs > EXT4_LINK_MAX ? 1 : 2 + subdirs;
-    inf.dir = new DirectoryPlan(ino, parentIno, entries, hashSeed, signedHash, path, node ? 1 : LOST_FOUND_BLOCKS);
+    inf.dir = new DirectoryPlan(ino, parentIno, { count, names, nameEnd, inos: entryInos, types }, hashSeed, signedHash, path, minBlocks);
     inf.dataBlocks = inf.dir.blockCount;
     dataBlocks += inf.dir.blockCount;
   };
-  const dstack: Array<[TreeNode, number]> = [[root, EXT4_ROOT_INO]];
+  const dstack: Array<[TreeNode, number, number]> = [[root, EXT4_ROOT_INO, EXT4_ROOT_INO]];
   while (dstack.length) {
-    const [n, parentIno] = dstack.pop()!;
-    const ino = inoOf.get(n)!;
+    const [n, ino, parentIno] = dstack.pop()!;
     if (n.type === "dir") {
-      dirOf(ino, n, parentIno, n.children ?? [], n.path);
-      for (const c of n.children ?? []) if (c.type === "dir") dstack.push([c, ino]);
+      const children = n.children ?? [];
+      const inos = childInos.get(n) ?? new Uint32Array(0);
+      childInos.delete(n);
+      dirOf(ino, parentIno, children, inos, n.path, 1);
+      for (let k = 0; k < children.length; k++) if (children[k].type === "dir") dstack.push([children[k], inos[k], ino]);
     }
   }
-  if (!lpfNode) dirOf(LOST_FOUND_INO, undefined, EXT4_ROOT_INO, [], "/lost+found");
+  if (!lpfNode) dirOf(LOST_FOUND_INO, EXT4_ROOT_INO, [], new Uint32Array(0), "/lost+found", LOST_FOUND_BLOCKS);
   if (readDataRuns?.prefetch) {
     const files: TreeNode[] = [];
     for (let ino = EXT4_FIRST_INO + 1; ino <= lastIno; ino++) {
