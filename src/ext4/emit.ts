@@ -22,8 +22,9 @@ import { setBits } from "./bitmap.js";
 import { encodeGroupDesc, type GroupDescInfo } from "./groupdesc.js";
 import { groupFirstBlock, groupHasSuper, type Geometry } from "./geometry.js";
 import { encodeInodeFast, type InodeFields } from "./inode.js";
+import { rootIBlockInto } from "./extent.js";
 import { encodeJournalSuperblock } from "./journal.js";
-import { allocationOrder, inodeBlocks, type Ext4Layout, type InodeBlocks, type InodeInfo, type TreeAnalysis } from "./plan.js";
+import { allocationOrder, ExtentReplay, inodeBlocks, type Ext4Layout, type InodeBlocks, type InodeInfo, type TreeAnalysis } from "./plan.js";
 import { encodeSuperblock, type SuperblockValues } from "./superblock.js";
 import { encodeXattrBlock } from "./xattr.js";
 
@@ -53,11 +54,19 @@ export class Ext4Emitter {
   private readonly groupInfo: GroupDescInfo[];
   private readonly gdt: Uint8Array;
   private readonly fsTime: Timestamp;
+  /** Replays for the inode tables and for the allocated blocks, which the stream interleaves. */
+  private readonly tableReplay: ExtentReplay;
+  private readonly streamReplay: ExtentReplay;
+  private readonly rootBytes = new Uint8Array(60);
+  private readonly rootView = new DataView(this.rootBytes.buffer);
+  private rootBlocks = 0;
 
   constructor(private readonly inp: EmitInput) {
     this.g = inp.layout.geometry;
     this.fsSeed = crc32cRaw(0xffffffff, inp.uuid);
     this.fsTime = { sec: inp.ctx.fsTimeSec, nsec: 0 };
+    this.tableReplay = new ExtentReplay(inp.analysis, inp.layout);
+    this.streamReplay = new ExtentReplay(inp.analysis, inp.layout);
     this.groupInfo = this.computeGroups();
     this.gdt = new Uint8Array(this.g.gdtBlocks * BLOCK_BYTES);
     this.groupInfo.forEach((gi, k) => encodeGroupDesc(gi, k, this.fsSeed, this.gdt, k * DESC_BYTES));
@@ -195,8 +204,8 @@ export class Ext4Emitter {
     return encodeSuperblock(v);
   }
 
-  /** Inode fields of `ino` (undefined: an unused reserved inode, left all zero). */
-  inodeFields(ino: number): InodeFields | undefined {
+  /** Inode fields of `ino` (undefined: an unused reserved inode, left all zero); its iBlock is valid until the next call. */
+  private inodeFields(ino: number): InodeFields | undefined {
     const { inp } = this;
     if (ino === EXT4_BAD_INO) {
       return { mode: 0, uid: 0, gid: 0, sizeBytes: 0, time: this.fsTime, links: 0, blocks512: 0, flags: 0, iBlock: new Uint8Array(60) };
@@ -224,30 +233,30 @@ export class Ext4Emitter {
 
   private treeInodeBase(inf: InodeInfo): InodeFields {
     const time = inf.mtime ? this.inp.ctx.clamp(inf.mtime) : this.fsTime;
-    const b = this.blocksOf(inf.ino);
+    const root = this.extentRoot(inf.ino);
     const node = inf.node;
     // One object shape for every inode (no spreads: this runs once per inode).
     const f: InodeFields = { mode: TYPE_BITS[inf.type] | inf.perm, uid: inf.uid, gid: inf.gid, sizeBytes: 0, time, links: inf.links, blocks512: 0, flags: 0, iBlock: EMPTY_IBLOCK };
     switch (inf.type) {
       case "dir":
         f.sizeBytes = inf.dir!.blockCount * BLOCK_BYTES;
-        f.blocks512 = b!.blockCount * 8;
+        f.blocks512 = this.rootBlocks * 8;
         f.flags = EXT4_EXTENTS_FL | (inf.dir!.indexed ? EXT4_INDEX_FL : 0);
-        f.iBlock = b!.tree.rootIBlock();
+        f.iBlock = root!;
         return f;
       case "file":
         f.sizeBytes = node!.sizeBytes;
-        f.blocks512 = b!.blockCount * 8;
+        f.blocks512 = this.rootBlocks * 8;
         f.flags = EXT4_EXTENTS_FL;
-        f.iBlock = b!.tree.rootIBlock();
+        f.iBlock = root!;
         return f;
       case "symlink": {
         const target = node!.linkTarget!;
         f.sizeBytes = target.length;
-        if (b) {
-          f.blocks512 = b.blockCount * 8;
+        if (root) {
+          f.blocks512 = this.rootBlocks * 8;
           f.flags = EXT4_EXTENTS_FL;
-          f.iBlock = b.tree.rootIBlock();
+          f.iBlock = root;
         } else {
           f.iBlock = new Uint8Array(60);
           f.iBlock.set(target);
@@ -282,11 +291,26 @@ export class Ext4Emitter {
     return out;
   }
 
-  /** An inode's extents, replayed from the layout; the last answer is kept (asked for twice in a row). */
-  private lastBlocks: { ino: number; b: InodeBlocks | undefined } = { ino: -1, b: undefined };
+  /** An inode's extents, replayed from the layout as objects (inodes with extent-tree blocks: see ExtentReplay). */
   private blocksOf(ino: number): InodeBlocks | undefined {
-    if (this.lastBlocks.ino !== ino) this.lastBlocks = { ino, b: inodeBlocks(this.inp.analysis, this.inp.layout, ino) };
-    return this.lastBlocks.b;
+    return inodeBlocks(this.inp.analysis, this.inp.layout, ino);
+  }
+
+  /**
+   * The extent root (i_block) of `ino`, valid until the next call, with its
+   * block count in `rootBlocks`; undefined when it has no extent tree.
+   */
+  private extentRoot(ino: number): Uint8Array | undefined {
+    const r = this.tableReplay;
+    if (r.replay(ino)) {
+      rootIBlockInto(this.rootBytes, this.rootView, r.count, r.logical, r.physical, r.length);
+      this.rootBlocks = r.blockCount;
+      return this.rootBytes;
+    }
+    const b = this.blocksOf(ino);
+    if (!b) return undefined;
+    this.rootBlocks = b.blockCount;
+    return b.tree.rootIBlock();
   }
 
   /** Group metadata (superblocks and GDT copies, bitmaps, inode tables), sorted by block. */
@@ -323,71 +347,74 @@ export class Ext4Emitter {
   /**
    * Everything the allocator handed out, in allocation order, which is block
    * order: the journal, then per inode its data, its extent-tree blocks and
-   * (for the first user) its xattr block. Produced one inode at a time.
+   * (for the first user) its xattr block. Produced one block or file extent
+   * at a time, straight as extents (no record object per extent: see
+   * ExtentReplay).
    */
-  private *allocatedRecords(): Generator<Rec> {
+  private *allocatedExtents(): Generator<Extent> {
     const { inp } = this;
     const j = inp.layout.journal;
     // Journal: superblock in its first block, the rest stays zero.
-    yield { block: j.extents[0].physicalBlock, gen: () => [bytesExtent(j.extents[0].physicalBlock * BLOCK_BYTES, encodeJournalSuperblock(inp.layout.journalBlocks, inp.uuid))] };
-    yield* this.treeRecords(j, EXT4_JOURNAL_INO);
+    yield bytesExtent(j.extents[0].physicalBlock * BLOCK_BYTES, encodeJournalSuperblock(inp.layout.journalBlocks, inp.uuid));
+    yield* this.treeExtents(j, EXT4_JOURNAL_INO);
     let nextXattr = 0;
+    const r = this.streamReplay; // not tableReplay: inode tables are rendered between these yields
     const order = allocationOrder(inp.analysis.lastIno);
     for (let at = 0; at < order.length; at++) {
       const ino = order[at];
       const inf = inp.analysis.inodes[ino]!;
-      const b = this.blocksOf(ino);
-      if (b) {
-        const seed = inodeCsumSeed(this.fsSeed, ino);
-        const source = inf.type === "file" ? inf.node!.sourcePath : undefined; // once per file: one open by the reader
-        for (const e of b.extents) {
-          if (inf.type === "dir") {
-            yield {
-              block: e.physicalBlock,
-              gen: function* () {
-                for (let k = 0; k < e.count; k++) yield bytesExtent((e.physicalBlock + k) * BLOCK_BYTES, inf.dir!.block(e.logicalBlock + k, seed));
-              },
-            };
-          } else if (inf.type === "file") {
-            const n = inf.node!;
-            const off = e.logicalBlock * BLOCK_BYTES;
-            const len = Math.min(e.count * BLOCK_BYTES, n.sizeBytes - off);
-            yield { block: e.physicalBlock, gen: () => [fileExtent(e.physicalBlock * BLOCK_BYTES, len, source!, (n.contentOffsetBytes ?? 0) + off)] };
-          } else {
-            const target = inf.node!.linkTarget!;
-            yield { block: e.physicalBlock, gen: () => [bytesExtent(e.physicalBlock * BLOCK_BYTES, target)] }; // rest of the block: zero
-          }
+      if (inf.type === "file" && r.replay(ino)) {
+        const n = inf.node!;
+        const source = n.sourcePath; // once per file: one open by the reader
+        for (let i = 0; i < r.count; i++) {
+          const off = r.logical[i] * BLOCK_BYTES;
+          yield fileExtent(r.physical[i] * BLOCK_BYTES, Math.min(r.length[i] * BLOCK_BYTES, n.sizeBytes - off), source, (n.contentOffsetBytes ?? 0) + off);
         }
-        yield* this.treeRecords(b, ino);
+      } else {
+        const b = this.blocksOf(ino);
+        if (b) {
+          const seed = inodeCsumSeed(this.fsSeed, ino);
+          const source = inf.type === "file" ? inf.node!.sourcePath : undefined;
+          for (const e of b.extents) {
+            if (inf.type === "dir") {
+              for (let k = 0; k < e.count; k++) yield bytesExtent((e.physicalBlock + k) * BLOCK_BYTES, inf.dir!.block(e.logicalBlock + k, seed));
+            } else if (inf.type === "file") {
+              const n = inf.node!;
+              const off = e.logicalBlock * BLOCK_BYTES;
+              yield fileExtent(e.physicalBlock * BLOCK_BYTES, Math.min(e.count * BLOCK_BYTES, n.sizeBytes - off), source!, (n.contentOffsetBytes ?? 0) + off);
+            } else {
+              yield bytesExtent(e.physicalBlock * BLOCK_BYTES, inf.node!.linkTarget!); // rest of the block: zero
+            }
+          }
+          yield* this.treeExtents(b, ino);
+        }
       }
       const id = inf.xattr?.blockId;
       if (id !== undefined && id === nextXattr) {
         nextXattr++;
         const xb = inp.analysis.xattrBlocks[id];
         const nr = inp.layout.xattrBlockNr[id];
-        yield { block: nr, gen: () => [bytesExtent(nr * BLOCK_BYTES, encodeXattrBlock(xb.attrs, xb.refcount, nr, this.fsSeed))] };
+        yield bytesExtent(nr * BLOCK_BYTES, encodeXattrBlock(xb.attrs, xb.refcount, nr, this.fsSeed));
       }
     }
   }
 
-  private *treeRecords(b: InodeBlocks, ino: number): Generator<Rec> {
+  private *treeExtents(b: InodeBlocks, ino: number): Generator<Extent> {
     const seed = inodeCsumSeed(this.fsSeed, ino);
-    for (let k = 0; k < b.tree.treeBlocks.length; k++) {
-      const p = b.tree.treeBlocks[k];
-      yield { block: p, gen: () => [bytesExtent(p * BLOCK_BYTES, b.tree.block(k, seed))] };
-    }
+    for (let k = 0; k < b.tree.treeBlocks.length; k++) yield bytesExtent(b.tree.treeBlocks[k] * BLOCK_BYTES, b.tree.block(k, seed));
   }
 
   /** The file system as extents in block order: the group metadata merged with the allocated blocks. */
   *extents(): Generator<Extent> {
     const meta = this.metadataRecords();
     let m = 0;
-    let last = -1;
-    for (const r of this.allocatedRecords()) {
-      if (r.block <= last) fail("E_INTERNAL", `ext4 blocks out of order: ${r.block} after ${last}`, "ext4");
-      last = r.block;
-      while (m < meta.length && meta[m].block < r.block) yield* meta[m++].gen();
-      yield* r.gen();
+    let end = 0; // block after the last allocated extent
+    for (const e of this.allocatedExtents()) {
+      const block = e.offsetBytes / BLOCK_BYTES;
+      if (block < end) fail("E_INTERNAL", `ext4 blocks out of order: ${block} before ${end}`, "ext4");
+      end = block + Math.ceil(e.lengthBytes / BLOCK_BYTES);
+      while (m < meta.length && meta[m].block < block) yield* meta[m++].gen();
+      yield e;
     }
     while (m < meta.length) yield* meta[m++].gen();
   }

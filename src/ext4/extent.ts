@@ -175,6 +175,31 @@ export class ExtentTree {
   }
 }
 
+/**
+ * The i_block of an inode whose extents all fit in it (depth 0), from
+ * parallel arrays, into `out` (60 bytes, reused by the caller; `view` spans
+ * it): the bytes ExtentTree.rootIBlock makes, without an object per extent.
+ */
+export function rootIBlockInto(out: Uint8Array, view: DataView, count: number, logical: Float64Array, physical: Float64Array, length: Uint32Array): void {
+  if (count > ROOT_MAX_ENTRIES) fail("E_INTERNAL", `${count} extents do not fit in the inode`, "ext4 extent");
+  out.fill(0);
+  view.setUint16(0, EXT4_EXT_MAGIC, true);
+  view.setUint16(2, count, true);
+  view.setUint16(4, ROOT_MAX_ENTRIES, true);
+  for (let i = 0; i < count; i++) {
+    const at = 12 + 12 * i;
+    const l = logical[i];
+    const p = physical[i];
+    const n = length[i];
+    if (n < 1 || n > EXT_INIT_MAX_LEN) fail("E_INTERNAL", `extent length ${n}`, "ext4 extent");
+    if (!(l >= 0 && l + n <= 2 ** 32 && p < 2 ** 48)) fail("E_INTERNAL", `extent out of range`, "ext4 extent");
+    view.setUint32(at, l, true);
+    view.setUint16(at + 4, n, true);
+    view.setUint16(at + 6, Math.floor(p / 0x1_0000_0000), true);
+    view.setUint32(at + 8, p % 0x1_0000_0000, true);
+  }
+}
+
 /** Appends the extents (at most 32768 blocks each) for `count` blocks at logical → physical to `out`. */
 export function pushExtents(out: FileExtent[], logicalBlock: number, physicalBlock: number, count: number): void {
   for (let d = 0; d < count; d += EXT_INIT_MAX_LEN) {

@@ -162,17 +162,32 @@ export class BlockAllocator {
 
   /** An allocator resuming at `cursor` (as one that had handed out everything below it). */
   static at(reserved: readonly BlockRange[], blockCount: number, cursor: number): BlockAllocator {
-    const a = new BlockAllocator(reserved, blockCount);
-    a.cursor = cursor;
+    return new BlockAllocator(reserved, blockCount).resetAt(cursor);
+  }
+
+  /** This allocator, moved to resume at `cursor` (reused where an allocator per call would be garbage). */
+  resetAt(cursor: number): this {
+    this.cursor = cursor;
     let lo = 0;
-    let hi = reserved.length;
+    let hi = this.reserved.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (reserved[mid].end <= cursor) lo = mid + 1;
+      if (this.reserved[mid].end <= cursor) lo = mid + 1;
       else hi = mid;
     }
-    a.ri = lo; // first reserved range not wholly below the cursor
-    return a;
+    this.ri = lo; // first reserved range not wholly below the cursor
+    return this;
+  }
+
+  /** Where the run `takeRun` last handed out starts. */
+  runStart = 0;
+
+  /** Takes the next run of at most n free blocks (from `runStart`); returns its length. */
+  takeRun(n: number): number {
+    const k = this.nextRun(n);
+    this.runStart = this.cursor;
+    this.cursor += k;
+    return k;
   }
 
   private skip(): void {

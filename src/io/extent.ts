@@ -28,12 +28,41 @@ export interface PlannedRegion {
   extents(): Iterable<Extent>;
 }
 
+/*
+ * Extents and their sources are made by these classes, not object literals:
+ * a build makes one or two per file, and V8 may decide, from a collection
+ * that happens to find many of a literal's objects alive, to allocate all
+ * later ones from that literal in the old generation (allocation-site
+ * pretenuring), where hundreds of thousands of short-lived extents pile up
+ * until a full collection: a 200 000-file build then peaked at 320 MiB
+ * instead of 170. Object literals carry the allocation sites V8 tracks;
+ * with these classes no such decision was seen in ten builds.
+ */
+class ExtentObject implements Extent {
+  constructor(
+    readonly offsetBytes: number,
+    readonly lengthBytes: number,
+    readonly source: ExtentSource,
+  ) {}
+}
+class BytesSource {
+  readonly kind = "bytes";
+  constructor(readonly bytes: Uint8Array) {}
+}
+class FileSource {
+  readonly kind = "file";
+  constructor(
+    readonly path: string | Buffer,
+    readonly fileOffsetBytes: number,
+  ) {}
+}
+
 export function bytesExtent(offsetBytes: number, bytes: Uint8Array): Extent {
-  return { offsetBytes, lengthBytes: bytes.length, source: { kind: "bytes", bytes } };
+  return new ExtentObject(offsetBytes, bytes.length, new BytesSource(bytes));
 }
 
 export function fileExtent(offsetBytes: number, lengthBytes: number, path: string | Buffer, fileOffsetBytes = 0): Extent {
-  return { offsetBytes, lengthBytes, source: { kind: "file", path, fileOffsetBytes } };
+  return new ExtentObject(offsetBytes, lengthBytes, new FileSource(path, fileOffsetBytes));
 }
 
 /** Shifts a region's extents by `baseBytes`, checking order, overlap and bounds as it goes. */
@@ -44,7 +73,7 @@ export function* shifted(extents: Iterable<Extent>, baseBytes: number, limitByte
     if (e.offsetBytes < end) fail("E_INTERNAL", `extent at ${e.offsetBytes} overlaps or is out of order (previous ended at ${end})`, where);
     if (e.offsetBytes + e.lengthBytes > limitBytes) fail("E_INTERNAL", `extent ${e.offsetBytes}+${e.lengthBytes} exceeds region size ${limitBytes}`, where);
     end = e.offsetBytes + e.lengthBytes;
-    yield baseBytes === 0 ? e : { ...e, offsetBytes: e.offsetBytes + baseBytes };
+    yield baseBytes === 0 ? e : new ExtentObject(e.offsetBytes + baseBytes, e.lengthBytes, e.source);
   }
 }
 
