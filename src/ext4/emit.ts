@@ -54,9 +54,8 @@ export class Ext4Emitter {
   private readonly groupInfo: GroupDescInfo[];
   private readonly gdt: Uint8Array;
   private readonly fsTime: Timestamp;
-  /** Replays for the inode tables and for the allocated blocks, which the stream interleaves. */
+  /** Replays for inode table chunks, each rendered whole between two reads of it. */
   private readonly tableReplay: ExtentReplay;
-  private readonly streamReplay: ExtentReplay;
   private readonly rootBytes = new Uint8Array(60);
   private readonly rootView = new DataView(this.rootBytes.buffer);
   private rootBlocks = 0;
@@ -66,7 +65,6 @@ export class Ext4Emitter {
     this.fsSeed = crc32cRaw(0xffffffff, inp.uuid);
     this.fsTime = { sec: inp.ctx.fsTimeSec, nsec: 0 };
     this.tableReplay = new ExtentReplay(inp.analysis, inp.layout);
-    this.streamReplay = new ExtentReplay(inp.analysis, inp.layout);
     this.groupInfo = this.computeGroups();
     this.gdt = new Uint8Array(this.g.gdtBlocks * BLOCK_BYTES);
     this.groupInfo.forEach((gi, k) => encodeGroupDesc(gi, k, this.fsSeed, this.gdt, k * DESC_BYTES));
@@ -358,7 +356,9 @@ export class Ext4Emitter {
     yield bytesExtent(j.extents[0].physicalBlock * BLOCK_BYTES, encodeJournalSuperblock(inp.layout.journalBlocks, inp.uuid));
     yield* this.treeExtents(j, EXT4_JOURNAL_INO);
     let nextXattr = 0;
-    const r = this.streamReplay; // not tableReplay: inode tables are rendered between these yields
+    // Its own replay: inode tables are rendered between these yields, and
+    // extents() may be iterated more than once, even side by side.
+    const r = new ExtentReplay(inp.analysis, inp.layout);
     const order = allocationOrder(inp.analysis.lastIno);
     for (let at = 0; at < order.length; at++) {
       const ino = order[at];
