@@ -200,6 +200,9 @@ export function analyzeTree(tree: Tree, hashSeed: Uint32Array, signedHash: boole
     }
     slots[at] = ino;
     if (n.children) {
+      // One node object in two places would share this array: its second
+      // directory's entries would point nowhere.
+      if (childInos.has(n)) fail("E_TREE", `the same directory node appears twice in the tree (a tree built by hand must copy it)`, n.path);
       const mine = new Uint32Array(n.children.length);
       childInos.set(n, mine);
       for (let k = n.children.length - 1; k >= 0; k--) {
@@ -214,14 +217,18 @@ export function analyzeTree(tree: Tree, hashSeed: Uint32Array, signedHash: boole
   // Pass 2: directories (entries, link counts) and data demand.
   let dataBlocks = 0;
   const dirOf = (ino: number, parentIno: number, children: readonly TreeNode[], inos: Uint32Array, path: string, minBlocks: number) => {
-    // mkdisk's own lost+found goes in its byte-order place among the root's names.
-    let lpfAt = -1;
+    // Entry i is children[childAt(i)], or mkdisk's own lost+found for -1:
+    // the root's entries with it are put in byte order of names (a stable
+    // sort, which leaves a tree's sorted children as they are).
+    let rootOrder: Int32Array | undefined;
     if (ino === EXT4_ROOT_INO && !lpfNode) {
-      lpfAt = 0;
-      while (lpfAt < children.length && compareBytes(children[lpfAt].name, LOST_FOUND_NAME) < 0) lpfAt++;
+      const order = Array.from({ length: children.length + 1 }, (_, i) => (i < children.length ? i : -1));
+      const nameOf = (k: number) => (k < 0 ? LOST_FOUND_NAME : children[k].name);
+      order.sort((x, y) => compareBytes(nameOf(x), nameOf(y)));
+      rootOrder = Int32Array.from(order);
     }
-    const count = children.length + (lpfAt >= 0 ? 1 : 0);
-    const childAt = (i: number) => (lpfAt < 0 || i < lpfAt ? i : i === lpfAt ? -1 : i - 1);
+    const count = rootOrder ? rootOrder.length : children.length;
+    const childAt = (i: number) => (rootOrder ? rootOrder[i] : i);
     const nameEnd = new Uint32Array(count);
     const entryInos = new Uint32Array(count);
     const types = new Uint8Array(count);
@@ -260,7 +267,7 @@ export function analyzeTree(tree: Tree, hashSeed: Uint32Array, signedHash: boole
     const [n, ino, parentIno] = dstack.pop()!;
     if (n.type === "dir") {
       const children = n.children ?? [];
-      const inos = childInos.get(n) ?? new Uint32Array(0);
+      const inos = childInos.get(n) ?? new Uint32Array(0); // a directory without a children array
       childInos.delete(n);
       dirOf(ino, parentIno, children, inos, n.path, 1);
       for (let k = 0; k < children.length; k++) if (children[k].type === "dir") dstack.push([children[k], inos[k], ino]);
