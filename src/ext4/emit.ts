@@ -16,6 +16,7 @@
 import { fail } from "../bin/errors.js";
 import { bytesExtent, fileExtent, type Extent } from "../io/extent.js";
 import type { BuildContext, Timestamp } from "../context/index.js";
+import type { TreeNode } from "../tree/types.js";
 import { BLOCK_BYTES, BLOCKS_PER_GROUP, DESC_BYTES, DX_HASH_HALF_MD4, EXT2_FLAGS_SIGNED_HASH, EXT3_JNL_BACKUP_BLOCKS, EXT4_BAD_INO, EXT4_BG_INODE_UNINIT, EXT4_BG_INODE_ZEROED, EXT4_CRC32C_CHKSUM, EXT4_DEFM_ACL, EXT4_DEFM_XATTR_USER, EXT4_EXTENTS_FL, EXT4_FIRST_INO, EXT4_INDEX_FL, EXT4_JOURNAL_INO, EXT4_SUPER_MAGIC, EXTRA_ISIZE, FEATURE_COMPAT, FEATURE_INCOMPAT, FEATURE_RO_COMPAT, FLEX_BG_LOG, INODE_BYTES, LOG_BLOCK_SIZE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK, SUPERBLOCK_OFFSET_BYTES } from "./constants.js";
 import { crc32cRaw, inodeCsumSeed } from "./csum.js";
 import { setBits } from "./bitmap.js";
@@ -57,7 +58,6 @@ export class Ext4Emitter {
   /** Replays for inode table chunks, each rendered whole between two reads of it. */
   private readonly tableReplay: ExtentReplay;
   private readonly rootBytes = new Uint8Array(60);
-  private readonly rootView = new DataView(this.rootBytes.buffer);
   private rootBlocks = 0;
 
   constructor(private readonly inp: EmitInput) {
@@ -301,7 +301,7 @@ export class Ext4Emitter {
   private extentRoot(ino: number): Uint8Array | undefined {
     const r = this.tableReplay;
     if (r.replay(ino)) {
-      rootIBlockInto(this.rootBytes, this.rootView, r.count, r.logical, r.physical, r.length);
+      rootIBlockInto(this.rootBytes, r.count, r.logical, r.physical, r.length);
       this.rootBlocks = r.blockCount;
       return this.rootBytes;
     }
@@ -366,10 +366,7 @@ export class Ext4Emitter {
       if (inf.type === "file" && r.replay(ino)) {
         const n = inf.node!;
         const source = n.sourcePath; // once per file: one open by the reader
-        for (let i = 0; i < r.count; i++) {
-          const off = r.logical[i] * BLOCK_BYTES;
-          yield fileExtent(r.physical[i] * BLOCK_BYTES, Math.min(r.length[i] * BLOCK_BYTES, n.sizeBytes - off), source, (n.contentOffsetBytes ?? 0) + off);
-        }
+        for (let i = 0; i < r.count; i++) yield fileData(n, source, r.logical[i], r.physical[i], r.length[i]);
       } else {
         const b = this.blocksOf(ino);
         if (b) {
@@ -379,9 +376,7 @@ export class Ext4Emitter {
             if (inf.type === "dir") {
               for (let k = 0; k < e.count; k++) yield bytesExtent((e.physicalBlock + k) * BLOCK_BYTES, inf.dir!.block(e.logicalBlock + k, seed));
             } else if (inf.type === "file") {
-              const n = inf.node!;
-              const off = e.logicalBlock * BLOCK_BYTES;
-              yield fileExtent(e.physicalBlock * BLOCK_BYTES, Math.min(e.count * BLOCK_BYTES, n.sizeBytes - off), source!, (n.contentOffsetBytes ?? 0) + off);
+              yield fileData(inf.node!, source!, e.logicalBlock, e.physicalBlock, e.count);
             } else {
               yield bytesExtent(e.physicalBlock * BLOCK_BYTES, inf.node!.linkTarget!); // rest of the block: zero
             }
@@ -418,6 +413,12 @@ export class Ext4Emitter {
     }
     while (m < meta.length) yield* meta[m++].gen();
   }
+}
+
+/** The extent of `count` blocks of file `n` from its logical block `logical`, stored at `physical` (the last one cut at the file's end). */
+function fileData(n: TreeNode, source: string | Buffer, logical: number, physical: number, count: number): Extent {
+  const off = logical * BLOCK_BYTES;
+  return fileExtent(physical * BLOCK_BYTES, Math.min(count * BLOCK_BYTES, n.sizeBytes - off), source, (n.contentOffsetBytes ?? 0) + off);
 }
 
 const POPCOUNT = new Uint8Array(256);

@@ -89,14 +89,14 @@ function header(out: Uint8Array, at: number, entries: number, max: number, depth
   d.setUint16(6, depth, true);
   d.setUint32(8, 0, true); // eh_generation
 }
-function leaf(out: Uint8Array, at: number, e: FileExtent): void {
-  if (e.count < 1 || e.count > EXT_INIT_MAX_LEN) fail("E_INTERNAL", `extent length ${e.count}`, "ext4 extent");
-  if (!(e.logicalBlock >= 0 && e.logicalBlock + e.count <= 2 ** 32 && e.physicalBlock < 2 ** 48)) fail("E_INTERNAL", `extent out of range`, "ext4 extent");
+function leaf(out: Uint8Array, at: number, logical: number, physical: number, count: number): void {
+  if (count < 1 || count > EXT_INIT_MAX_LEN) fail("E_INTERNAL", `extent length ${count}`, "ext4 extent");
+  if (!(logical >= 0 && logical + count <= 2 ** 32 && physical < 2 ** 48)) fail("E_INTERNAL", `extent out of range`, "ext4 extent");
   const d = new DataView(out.buffer, out.byteOffset + at, 12);
-  d.setUint32(0, e.logicalBlock, true);
-  d.setUint16(4, e.count, true);
-  d.setUint16(6, Math.floor(e.physicalBlock / 0x1_0000_0000), true);
-  d.setUint32(8, e.physicalBlock % 0x1_0000_0000, true);
+  d.setUint32(0, logical, true);
+  d.setUint16(4, count, true);
+  d.setUint16(6, Math.floor(physical / 0x1_0000_0000), true);
+  d.setUint32(8, physical % 0x1_0000_0000, true);
 }
 function index(out: Uint8Array, at: number, logical: number, physical: number): void {
   const d = new DataView(out.buffer, out.byteOffset + at, 12);
@@ -144,7 +144,7 @@ export class ExtentTree {
   private entries(lvl: number, from: number, to: number, out: Uint8Array, at: number): void {
     for (let i = from; i < to; i++) {
       const o = at + 12 * (i - from);
-      if (lvl === 0) leaf(out, o, this.extents[i]);
+      if (lvl === 0) leaf(out, o, this.extents[i].logicalBlock, this.extents[i].physicalBlock, this.extents[i].count);
       else index(out, o, this.firstLogical(lvl - 1, i), this.treeBlocks[this.levelStart(lvl - 1) + i]);
     }
   }
@@ -177,27 +177,15 @@ export class ExtentTree {
 
 /**
  * The i_block of an inode whose extents all fit in it (depth 0), from
- * parallel arrays, into `out` (60 bytes, reused by the caller; `view` spans
- * it): the bytes ExtentTree.rootIBlock makes, without an object per extent.
+ * parallel arrays, into `out` (60 bytes, reused by the caller): the bytes
+ * ExtentTree.rootIBlock makes, with the same writers, without an object per
+ * extent.
  */
-export function rootIBlockInto(out: Uint8Array, view: DataView, count: number, logical: Float64Array, physical: Float64Array, length: Uint32Array): void {
+export function rootIBlockInto(out: Uint8Array, count: number, logical: Float64Array, physical: Float64Array, length: Uint32Array): void {
   if (count > ROOT_MAX_ENTRIES) fail("E_INTERNAL", `${count} extents do not fit in the inode`, "ext4 extent");
   out.fill(0);
-  view.setUint16(0, EXT4_EXT_MAGIC, true);
-  view.setUint16(2, count, true);
-  view.setUint16(4, ROOT_MAX_ENTRIES, true);
-  for (let i = 0; i < count; i++) {
-    const at = 12 + 12 * i;
-    const l = logical[i];
-    const p = physical[i];
-    const n = length[i];
-    if (n < 1 || n > EXT_INIT_MAX_LEN) fail("E_INTERNAL", `extent length ${n}`, "ext4 extent");
-    if (!(l >= 0 && l + n <= 2 ** 32 && p < 2 ** 48)) fail("E_INTERNAL", `extent out of range`, "ext4 extent");
-    view.setUint32(at, l, true);
-    view.setUint16(at + 4, n, true);
-    view.setUint16(at + 6, Math.floor(p / 0x1_0000_0000), true);
-    view.setUint32(at + 8, p % 0x1_0000_0000, true);
-  }
+  header(out, 0, count, ROOT_MAX_ENTRIES, 0);
+  for (let i = 0; i < count; i++) leaf(out, 12 + 12 * i, logical[i], physical[i], length[i]);
 }
 
 /** Appends the extents (at most 32768 blocks each) for `count` blocks at logical → physical to `out`. */

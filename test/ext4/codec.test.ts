@@ -114,7 +114,7 @@ describe("ext4 fast entry writers = struct tables", () => {
         const a = new Uint8Array(12).fill(0xd1);
         extentWriters.header(a, 0, n, 340, 2);
         expect(a).toEqual(ExtentHeader.encode({ eh_magic: 0xf30a, eh_entries: n, eh_max: 340, eh_depth: 2, eh_generation: 0 }));
-        extentWriters.leaf(a, 0, { logicalBlock: lblk, count: len, physicalBlock: pblk });
+        extentWriters.leaf(a, 0, lblk, pblk, len);
         expect(a).toEqual(ExtentLeaf.encode({ ee_block: lblk, ee_len: len, ee_start_hi: Math.floor(pblk / 2 ** 32), ee_start_lo: pblk % 2 ** 32 }));
         extentWriters.index(a, 0, lblk, pblk);
         expect(a).toEqual(ExtentIndex.encode({ ei_block: lblk, ei_leaf_lo: pblk % 2 ** 32, ei_leaf_hi: Math.floor(pblk / 2 ** 32), ei_unused: 0 }));
